@@ -1,0 +1,32 @@
+"""LinRec-Bench command line.
+
+Usage:
+    python -m bench list [--device cpu]          # every attention variant: description, capabilities, availability
+    python -m bench microbench [--lengths ...]   # baseline forward+backward time and memory table (see microbench.py)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .cli import add_list_command, add_microbench_command
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_list_command(commands)
+    add_microbench_command(commands)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, OSError) as err:  # bad input: one line, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: rows written so far are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Models: the attention zoo (models.attention) and, in later issues, the SASRec / BERT4Rec backbones."""

@@ -1,0 +1,1 @@
+"""Reports: read results/ only and render tables, plots and heatmaps into HTML and PDF (later issue)."""

@@ -1,0 +1,49 @@
+"""Shared fixtures: devices, variant names, seeded inputs with a mixed padding pattern."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models.attention import attention_names, get_attention, get_spec, unavailable_reason
+
+HEAD_DIM = 8
+HEADS = 2
+
+DEVICES = [
+    pytest.param("cpu", id="cpu"),
+    pytest.param("cuda", id="cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")),
+]
+
+
+def runnable(device: str = "cpu") -> list[str]:
+    """Every registered variant that can run on ``device`` here."""
+    if device == "cuda" and not torch.cuda.is_available():
+        return [n for n in attention_names() if "cuda" in get_spec(n).devices]
+    return [n for n in attention_names() if unavailable_reason(n, device) is None]
+
+
+def build(name: str, device: str = "cpu", max_len: int = 256, **options):
+    """A variant ready to run: context options for those that need them, fixed seed."""
+    torch.manual_seed(0)
+    return get_attention(name, head_dim=HEAD_DIM, max_len=max_len, seed=0, **options).to(device)
+
+
+def make_qkv(B=3, T=11, H=HEADS, D=HEAD_DIM, dtype=torch.float64, device="cpu", seed=0, requires_grad=False):
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(B, T, H, D, generator=gen, dtype=torch.float64).to(device=device, dtype=dtype)
+            .requires_grad_(requires_grad) for _ in range(3)]
+
+
+def make_mask(B=3, T=11, device="cpu"):
+    """Mixed padding: row 0 none, row 1 right-padded (last 3), row 2 left-padded (first 2); True = padding."""
+    mask = torch.zeros(B, T, dtype=torch.bool)
+    if B > 1:
+        mask[1, -3:] = True
+    if B > 2:
+        mask[2, :2] = True
+    return mask.to(device)
+
+
+def causal_modes(name: str) -> list[bool]:
+    spec = get_spec(name)
+    return [False, True] if spec.causal else [False]
