@@ -11,7 +11,7 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
     echo "Stages: 1) list every attention variant and whether it runs here; 2) forward+backward time and peak"
     echo "memory of linrec_official, linrec, linrec_causal, dot and sdpa at T=200/1024/4096 (H=8, D=16, 12,800"
     echo "tokens per step), written to results/microbench-<time>/. Extra options go to 'python -m bench microbench'"
-    echo "(see: python -m bench microbench --help). About 5 minutes on 2 CPU cores."
+    echo "(see: python -m bench microbench --help). About 7 minutes on 2 CPU cores."
     exit 0
 fi
 
