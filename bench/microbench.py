@@ -21,14 +21,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from models.attention import AttentionUnavailable, AttentionUnsupported, get_attention
+from models.attention import AttentionUnavailable, AttentionUnsupported, get_attention, get_spec
 
 from .memory import fresh_process_env, peak_rss_mib
 
 DEFAULT_VARIANTS = ["linrec_official", "linrec", "linrec_causal", "dot", "sdpa"]
 BASELINE = "linrec_official"
 CAUSAL_ONLY = {"linrec_causal"}  # measured in its causal mode only (non-causal it is plain linrec)
-NONCAUSAL_ONLY = {"linrec_official", "linrec", "efficient", "linformer"}
 
 
 @dataclass(frozen=True)
@@ -43,16 +42,12 @@ class Cell:
     D: int = 16
     dtype: str = "float32"
 
-    @property
-    def label(self) -> str:
-        return f"{self.variant}{' causal' if self.causal else ''}"
-
 
 def modes(variant: str) -> list[bool]:
-    """Usage: modes("dot") -> [False, True]: the causal settings worth measuring for a variant."""
+    """Usage: modes("dot") -> [False, True]: the causal settings worth measuring, from the registry's capabilities."""
     if variant in CAUSAL_ONLY:
         return [True]
-    return [False] if variant in NONCAUSAL_ONLY else [False, True]
+    return [False, True] if get_spec(variant).causal else [False]
 
 
 def make_cells(variants, lengths, tokens, heads, head_dim) -> list[Cell]:
