@@ -64,6 +64,13 @@ def check_inputs(name: str, q, k, v, key_padding_mask=None) -> None:
         raise AttentionInputError(f"{name}: key_padding_mask is on {key_padding_mask.device}, q on {q.device}")
 
 
+def check_positive_int(name: str, label: str, value) -> None:
+    """Usage: check_positive_int("linformer", "max_len", 200). Raises AttentionInputError for a bool, a non-int
+    or a value below 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise AttentionInputError(f"{name}: {label} must be a positive integer, got {value!r}")
+
+
 def refuse_causal(name: str, causal: bool, hint: str = "") -> None:
     """Usage: refuse_causal("linrec", causal, "use linrec_causal"). Raises AttentionUnsupported when causal."""
     if causal:

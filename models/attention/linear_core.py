@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .contract import AttentionInputError, zero_padded_queries, zero_padded_rows
+from .contract import check_positive_int, zero_padded_queries, zero_padded_rows
 
 DEFAULT_CHUNK = 64
 
@@ -26,8 +26,7 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 def check_chunk_size(name: str, chunk_size) -> None:
     """Usage: check_chunk_size("linrec_causal", 64). Raises a one-line error for a non-positive or non-int size."""
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise AttentionInputError(f"{name}: chunk_size must be a positive integer, got {chunk_size!r}")
+    check_positive_int(name, "chunk_size", chunk_size)
 
 
 def _noncausal(phi_q, phi_k, v):

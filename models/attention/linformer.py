@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .contract import AttentionUnsupported, check_inputs, refuse_causal, zero_padded_queries, zero_padded_rows
+from .contract import (AttentionUnsupported, check_inputs, check_positive_int, refuse_causal, zero_padded_queries,
+                       zero_padded_rows)
 from .registry import register_module
 
 
@@ -22,9 +23,8 @@ class Linformer(nn.Module):
 
     def __init__(self, max_len: int, proj_dim: int = 64):
         super().__init__()
-        for label, value in (("max_len", max_len), ("proj_dim", proj_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"linformer: {label} must be a positive integer, got {value!r}")
+        check_positive_int("linformer", "max_len", max_len)
+        check_positive_int("linformer", "proj_dim", proj_dim)
         self.max_len, self.proj_dim = max_len, proj_dim
         self.key_proj = nn.Parameter(torch.randn(proj_dim, max_len) / proj_dim ** 0.5)  # E
         self.value_proj = nn.Parameter(torch.randn(proj_dim, max_len) / proj_dim ** 0.5)  # F

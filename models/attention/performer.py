@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from .contract import check_inputs
+from .contract import check_inputs, check_positive_int
 from .linear_core import DEFAULT_CHUNK, check_chunk_size, linear_attention, linear_matrix
 from .registry import register_module
 
@@ -41,9 +41,9 @@ class Performer(nn.Module):
     def __init__(self, head_dim: int, num_features: int | None = None, seed: int = 0,
                  chunk_size: int = DEFAULT_CHUNK, eps: float = 1e-6):
         super().__init__()
-        for label, value in (("head_dim", head_dim), ("num_features", num_features or 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"performer: {label} must be a positive integer, got {value!r}")
+        check_positive_int("performer", "head_dim", head_dim)
+        if num_features is not None:
+            check_positive_int("performer", "num_features", num_features)
         check_chunk_size("performer", chunk_size)
         self.num_features = num_features or max(head_dim, int(head_dim * math.log(head_dim)))
         self.chunk_size, self.eps, self.seed = chunk_size, eps, seed
