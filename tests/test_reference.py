@@ -6,7 +6,8 @@ import torch
 
 from conftest import DEVICES, build, causal_modes, make_mask, make_qkv, runnable
 
-CASES = [pytest.param(name, causal, padded, id=f"{name}-{'causal' if causal else 'full'}-{'pad' if padded else 'nopad'}")
+CASES = [pytest.param(name, causal, padded,
+                      id=f"{name}-{'causal' if causal else 'full'}-{'pad' if padded else 'nopad'}")
          for name in runnable("cpu") for causal in causal_modes(name) for padded in (False, True)]
 
 

@@ -43,4 +43,4 @@ def cosformer_matrix(q, k, *, causal: bool = False, key_padding_mask=None, chunk
 
 
 register_function("cosformer", cosformer_attention, cosformer_matrix, causal=True, padding=True, exact=False,
-                  description="cosFormer (Qin et al. 2022): ReLU features, cos re-weighting by position, row-normalised")
+                  description="cosFormer (Qin et al. 2022): ReLU features, cos position re-weighting, row-normalised")
