@@ -41,6 +41,14 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def read_json(path: Path) -> dict:
+    """Usage: read_json(run_dir / "config.json") -> dict; a corrupt file is a one-line error naming it."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+
+
 def append_rows(path: Path, rows: list[dict]) -> None:
     """Usage: append_rows(run_dir / "rows.jsonl", rows). Each row gets the schema version; one write per call."""
     text = "".join(json.dumps({"schema": SCHEMA_VERSION, **row}, sort_keys=True, default=str) + "\n" for row in rows)

@@ -47,3 +47,30 @@ def make_mask(B=3, T=11, device="cpu"):
 def causal_modes(name: str) -> list[bool]:
     spec = get_spec(name)
     return [False, True] if spec.causal else [False]
+
+
+def sequence_data(sequences, num_items=None, name="toy"):
+    """A SequenceData from a list of per-user item lists (ids 1..num_items), for backbone and training tests."""
+    import numpy as np
+
+    from bench.data.sequences import SequenceData
+
+    lengths = [len(s) for s in sequences]
+    items = np.array([i for s in sequences for i in s], dtype=np.int64)
+    num_items = int(num_items or items.max())
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return SequenceData(name=name, num_items=num_items, offsets=offsets,
+                        items=items, user_ids=np.arange(len(sequences)), item_ids=np.arange(1, num_items + 1),
+                        preprocessing={})
+
+
+def cyclic_data(users=60, items=20, low=6, high=25, seed=0, name="cyclic"):
+    """Users walk the item ring 1 -> 2 -> ... -> items -> 1 from a random start: order is everything."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    sequences = []
+    for _ in range(users):
+        start, length = rng.integers(items), rng.integers(low, high)
+        sequences.append([(start + k) % items + 1 for k in range(length)])
+    return sequence_data(sequences, items, name)

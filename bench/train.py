@@ -1,0 +1,247 @@
+"""Training with early stopping on validation NDCG@10, then evaluation of the best checkpoint on the test targets.
+
+Usage:
+    config = TrainConfig(model="sasrec", attention="linrec", max_len=50, objective="last", epochs=50)
+    summary = train(config, data, run_dir)      # data: bench.data.SequenceData; rows appended to run_dir/rows.jsonl
+
+Objectives (see bench/batches.py): ``last`` (every prefix is a sample, loss at its last position: RecBole's
+setting, the one the official LinRec was evaluated in), ``all`` (loss at every position; only for a causal model
+whose attention honours masks, or the model would see the item it predicts) and ``cloze`` (BERT4Rec). Losses:
+``ce`` over all items (the paper's) or ``bce`` with one uniformly sampled negative per target.
+
+A cell's rows are collected in ``cells/<cell>.partial.jsonl`` while it runs and appended to ``rows.jsonl`` in one
+write when it ends (finished or diverged), so a killed run never leaves half a cell in the results: re-running
+the same command redoes only the cells without a final status row. The best model is saved as a state_dict in
+``checkpoints/<cell>.pt`` and reloaded with ``torch.load(..., weights_only=True)``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from models.attention import unavailable_reason
+from models.backbones import build_model
+
+from .batches import LeaveOneOut, batch_order, make_batch, training_windows
+from .evaluate import check_protocol, evaluate
+from .results import append_rows, read_rows
+
+DEFAULT_OBJECTIVE = {"sasrec": "last", "bert4rec": "cloze", "pop": "last"}
+LOSSES = ("ce", "bce")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "sasrec"
+    attention: str = "dot"
+    max_len: int = 50
+    hidden: int = 64
+    heads: int = 2
+    inner: int = 256
+    layers: int = 2
+    dropout: float = 0.2
+    activation: str = "gelu"
+    objective: str = "last"
+    loss: str = "ce"
+    mask_ratio: float = 0.2
+    epochs: int = 50
+    batch_size: int = 512
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    patience: int = 4
+    seed: int = 0
+    protocol: str = "full"
+    exclude_seen: bool = False
+    eval_batch_size: int = 1024
+    shuffle_train_order: bool = False
+    device: str = "cpu"
+
+    def cell_id(self, dataset: str) -> str:
+        """Usage: config.cell_id("ml-100k") -> "ml-100k-sasrec-linrec-N50-last-ce-s0-1a2b3c4d". The hash covers the
+        settings that differ from the defaults, so adding a new option later keeps existing cells' ids."""
+        defaults = TrainConfig()
+        changed = {k: v for k, v in asdict(self).items() if v != getattr(defaults, k)}
+        digest = hashlib.sha1(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
+        attention = self.attention if self.model != "pop" else "none"
+        return f"{dataset}-{self.model}-{attention}-N{self.max_len}-{self.objective}-{self.loss}-s{self.seed}-{digest}"
+
+
+def dataset_label(data) -> str:
+    """Usage: dataset_label(data) -> "ml-100k-5core": the name plus the preprocessing that changes the data."""
+    steps = data.preprocessing
+    user_k, item_k, history = steps.get("user_k") or 0, steps.get("item_k") or 0, steps.get("max_history")
+    label = data.name
+    if user_k or item_k:
+        label += f"-{user_k}core" if user_k == item_k else f"-u{user_k}i{item_k}core"
+    return label + (f"-last{history}" if history else "")
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+def check_config(config: TrainConfig, model) -> None:
+    """Usage: check_config(config, model). One-line errors for combinations that cannot give honest numbers."""
+    check_protocol(config.protocol, config.exclude_seen)
+    if config.loss not in LOSSES:
+        raise ValueError(f"unknown loss {config.loss!r}; valid: {', '.join(LOSSES)}")
+    allowed = {"sasrec": ("last", "all"), "bert4rec": ("cloze",), "pop": ("last",)}[config.model]
+    if config.objective not in allowed:
+        raise ValueError(f"model {config.model} trains with objective {' or '.join(allowed)}, not {config.objective!r}")
+    if config.objective == "all" and not (model.causal and model.mask_respected):
+        why = "ignores the attention mask" if not model.mask_respected else "is not causal"
+        raise ValueError(f"objective 'all' puts the loss at every position, but attention {config.attention!r} {why}: "
+                         f"each position would see the item it predicts; use --objective last or a causal variant "
+                         f"(for example linrec_causal)")
+    reason = unavailable_reason(config.attention, config.device) if config.model != "pop" else None
+    if reason:
+        raise ValueError(f"attention {config.attention!r} cannot run on {config.device}: {reason}")
+
+
+def compute_loss(model, batch: dict, objective: str, loss: str, generator: torch.Generator) -> torch.Tensor:
+    """Usage: compute_loss(model, batch, "last", "ce", gen) -> scalar loss over the batch's targets."""
+    h = model.encode(batch["item_seq"])  # (B, T, hidden)
+    target = batch["target"]
+    if objective == "last":
+        h = h[torch.arange(h.shape[0], device=h.device), batch["lengths"] - 1]  # (B, hidden)
+    else:
+        positions = target > 0
+        h, target = h[positions], target[positions]  # (P, hidden), (P,)
+    if loss == "ce":
+        return F.cross_entropy(model.item_scores(h), target - 1)
+    n = model.num_items
+    shift = torch.randint(1, n, target.shape, generator=generator).to(target.device)
+    negative = (target - 1 + shift) % n + 1  # uniform over the other items
+    logits = model.item_scores(h, torch.stack([target, negative], -1))  # (P, 2)
+    return F.softplus(-logits[:, 0]).mean() + F.softplus(logits[:, 1]).mean()
+
+
+def train_one_epoch(model, optimizer, split, samples, config, generator, progress: bool) -> dict:
+    """Usage: stats = train_one_epoch(...) -> {"loss", "seconds", "data_seconds", "samples"}; raises on NaN/inf."""
+    model.train()
+    start, data_seconds, total, count = time.perf_counter(), 0.0, 0.0, 0
+    batches = batch_order(len(samples[0]), config.batch_size, generator)
+    for step, index in enumerate(tqdm(batches, leave=False, disable=not progress, unit="batch", file=sys.stderr)):
+        tick = time.perf_counter()
+        batch = make_batch(split, samples, index, config.objective, model.max_len, config.mask_ratio,
+                           getattr(model, "mask_token", None), generator)
+        batch = {key: value.to(config.device) for key, value in batch.items()}
+        data_seconds += time.perf_counter() - tick
+        loss = compute_loss(model, batch, config.objective, config.loss, generator)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"training loss became {loss.item()} at step {step + 1}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(index)
+        count += len(index)
+    return {"loss": total / max(count, 1), "seconds": time.perf_counter() - start, "data_seconds": data_seconds,
+            "samples": count}
+
+
+def finished_cells(run_dir: Path) -> set[str]:
+    """Usage: finished_cells(run_dir) -> ids of cells whose final status row is in rows.jsonl."""
+    path = Path(run_dir) / "rows.jsonl"
+    rows = read_rows(path) if path.exists() else []
+    return {r["cell"] for r in rows if r.get("metric") == "status" and r.get("bench") == "train"}
+
+
+class CellLog:
+    """Usage: log = CellLog(run_dir, base); log.add(metric=..., value=...); log.commit() -> rows.jsonl."""
+
+    def __init__(self, run_dir: Path, base: dict):
+        self.run_dir, self.base = Path(run_dir), base
+        self.partial = self.run_dir / "cells" / f"{base['cell']}.partial.jsonl"
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        self.partial.unlink(missing_ok=True)  # an earlier attempt killed mid-cell starts over
+
+    def add(self, **row) -> None:
+        append_rows(self.partial, [{**self.base, **row}])
+
+    def metrics(self, split: str, epoch: int, values: dict) -> None:
+        for name, value in values.items():
+            self.add(split=split, epoch=epoch, metric=name, value=value)
+
+    def commit(self, status: str, message: str = "") -> None:
+        self.add(metric="status", status=status, message=message)
+        rows = read_rows(self.partial)
+        append_rows(self.run_dir / "rows.jsonl", [{k: v for k, v in r.items() if k != "schema"} for r in rows])
+        self.partial.unlink()
+
+
+def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None = None, progress: bool = True) -> dict:
+    """Usage: see the module docstring. Returns {"cell", "status", "best_epoch", "test": {metric: value}, ...}.
+    ``dataset`` labels the rows (default: dataset_label(data), e.g. "ml-100k-5core")."""
+    dataset = dataset or dataset_label(data)
+    torch.manual_seed(config.seed)
+    split = LeaveOneOut.from_data(data, config.seed if config.shuffle_train_order else None)
+    options = {} if config.model == "pop" else dict(
+        attention=config.attention, hidden=config.hidden, heads=config.heads, inner=config.inner,
+        layers=config.layers, dropout=config.dropout, activation=config.activation, seed=config.seed)
+    if config.model == "bert4rec":
+        options["mask_ratio"] = config.mask_ratio
+    model = build_model(config.model, num_items=split.num_items, max_len=config.max_len, **options).to(config.device)
+    check_config(config, model)
+    cell = config.cell_id(dataset)
+    base = {"run_id": Path(run_dir).name, "bench": "train", "cell": cell, "dataset": dataset, **asdict(config),
+            "attention": config.attention if config.model != "pop" else "none", "causal": model.causal,
+            "threads": torch.get_num_threads(), "path": "per-prefix" if config.objective == "last" else "per-window"}
+    log = CellLog(run_dir, base)
+    evaluation = dict(protocol=config.protocol, exclude_seen=config.exclude_seen, batch_size=config.eval_batch_size,
+                      seed=config.seed, device=config.device)
+    checkpoint = Path(run_dir) / "checkpoints" / f"{cell}.pt"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    if config.model == "pop":
+        model.fit(split.train_items())
+        best_epoch, epochs_run, status, message = 0, 0, "finished", ""
+        torch.save(model.state_dict(), checkpoint)
+    else:
+        best_epoch, epochs_run, status, message = fit(model, split, config, log, evaluation, checkpoint, progress)
+    test = {}
+    if status != "diverged" or best_epoch > 0:  # a run that diverged before its first validation has no model
+        model.load_state_dict(torch.load(checkpoint, weights_only=True))
+        test = evaluate(model, split, "test", **evaluation)
+        log.metrics("test", best_epoch, test)
+    log.add(split="train", epoch=epochs_run, metric="best_epoch", value=best_epoch)
+    log.commit(status, message)
+    return {"cell": cell, "status": status, "message": message, "best_epoch": best_epoch, "epochs_run": epochs_run,
+            "test": test}
+
+
+def fit(model, split, config, log, evaluation, checkpoint, progress):
+    """Usage: fit(...) -> (best_epoch, epochs_run, status, message). Adam; early stopping on valid NDCG@10."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    samples = training_windows(split, config.objective, config.max_len)
+    best, best_epoch, waited = float("-inf"), 0, 0
+    for epoch in range(1, config.epochs + 1):
+        try:
+            stats = train_one_epoch(model, optimizer, split, samples, config, generator, progress)
+        except TrainingDiverged as err:
+            log.add(split="train", epoch=epoch, metric="diverged", value=1)
+            return best_epoch, epoch, "diverged", f"{err} of epoch {epoch}"
+        valid = evaluate(model, split, "valid", **evaluation)
+        log.add(split="train", epoch=epoch, metric="loss", value=stats["loss"], unit=config.loss)
+        log.add(split="train", epoch=epoch, metric="epoch_time", value=stats["seconds"], unit="s")
+        log.add(split="train", epoch=epoch, metric="data_share", value=stats["data_seconds"] / stats["seconds"])
+        log.add(split="train", epoch=epoch, metric="samples", value=stats["samples"])
+        log.metrics("valid", epoch, valid)
+        tqdm.write(f"epoch {epoch}: loss {stats['loss']:.4f}, valid ndcg@10 {valid['ndcg@10']:.4f}, "
+                   f"{stats['seconds']:.1f}s (data {100 * stats['data_seconds'] / stats['seconds']:.1f}%)",
+                   file=sys.stdout)
+        if valid["ndcg@10"] > best:
+            best, best_epoch, waited = valid["ndcg@10"], epoch, 0
+            torch.save(model.state_dict(), checkpoint)
+        else:
+            waited += 1
+            if waited >= config.patience:
+                return best_epoch, epoch, "finished", f"early stop after {epoch} epochs"
+    return best_epoch, config.epochs, "finished", ""

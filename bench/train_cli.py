@@ -1,0 +1,161 @@
+"""``python -m bench train`` (one model) and ``python -m bench train-grid`` (a named grid of cells, resumable).
+
+Usage:
+    python -m bench train --model sasrec --attention linrec --dataset ml-100k --k-core 5 --max-len 200 --epochs 50
+    python -m bench train-grid reference-ml100k --run-dir results/reference-ml100k   # skips finished cells
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from .cli import positive_float, positive_int
+from .data.cli import add_dataset_arguments, dataset_from_args
+from .results import environment, new_run_dir, read_json, write_json
+from .train import DEFAULT_OBJECTIVE, LOSSES, TrainConfig, dataset_label, finished_cells, train
+
+COMMAND = "train"
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def add_model_arguments(cmd) -> None:
+    from models.backbones import MODELS
+
+    from .batches import OBJECTIVES
+    from .evaluate import PROTOCOLS
+
+    cmd.add_argument("--model", choices=list(MODELS), default="sasrec")
+    cmd.add_argument("--attention", default="dot", help="registered attention name (see python -m bench list)")
+    cmd.add_argument("--max-len", type=positive_int, default=50, help="N: most recent items a window holds")
+    cmd.add_argument("--hidden", type=positive_int, default=64)
+    cmd.add_argument("--heads", type=positive_int, default=2)
+    cmd.add_argument("--inner", type=positive_int, default=256, help="feed-forward inner size")
+    cmd.add_argument("--layers", type=positive_int, default=2)
+    cmd.add_argument("--dropout", type=fraction, default=0.2)
+    cmd.add_argument("--activation", choices=["gelu", "relu"], default="gelu")
+    cmd.add_argument("--objective", choices=OBJECTIVES, default=None,
+                     help="last (per prefix, default for sasrec), all (every position, causal only), cloze (bert4rec)")
+    cmd.add_argument("--loss", choices=LOSSES, default="ce", help="ce over all items, or bce with one negative")
+    cmd.add_argument("--mask-ratio", type=fraction, default=0.2, help="BERT4Rec cloze mask ratio")
+    cmd.add_argument("--epochs", type=positive_int, default=50)
+    cmd.add_argument("--batch-size", type=positive_int, default=512)
+    cmd.add_argument("--lr", type=positive_float, default=2e-3)
+    cmd.add_argument("--weight-decay", type=float, default=0.0)
+    cmd.add_argument("--patience", type=positive_int, default=4, help="epochs without a better valid NDCG@10")
+    cmd.add_argument("--seed", type=int, default=0, help="seed of initialisation, order, dropout and negatives")
+    cmd.add_argument("--protocol", choices=PROTOCOLS, default="full", help="evaluation protocol")
+    cmd.add_argument("--exclude-seen", action="store_true", help="full ranking without the user's earlier items")
+    cmd.add_argument("--eval-batch-size", type=positive_int, default=1024)
+    cmd.add_argument("--shuffle-train-order", action="store_true",
+                     help="sanity check: shuffle each training sequence (valid/test targets stay last)")
+    cmd.add_argument("--device", default="cpu")
+
+
+def add_train_command(commands) -> None:
+    cmd = commands.add_parser("train", help="train and evaluate one recommender (results as tidy rows)",
+                              description=__doc__.split("\n\n")[0])
+    add_dataset_arguments(cmd, include_seed=False)  # --seed is the training seed here
+    add_model_arguments(cmd)
+    cmd.add_argument("--run-dir", type=Path, default=None, help="results folder (default: a new results/train-*)")
+    cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cmd.set_defaults(run=run_train)
+
+
+def config_from_args(args) -> TrainConfig:
+    names = {f.name for f in fields(TrainConfig)}
+    values = {name: getattr(args, name) for name in names if hasattr(args, name)}
+    values["objective"] = args.objective or DEFAULT_OBJECTIVE[args.model]
+    return TrainConfig(**values)
+
+
+def claim_run_dir(run_dir: Path | None, root: str = "results") -> Path:
+    """Usage: claim_run_dir(path) -> the folder, created; refuses one written by a different command."""
+    if run_dir is None:
+        return new_run_dir(root, COMMAND)
+    config_path = run_dir / "config.json"
+    if config_path.exists() and read_json(config_path).get("command") != COMMAND:
+        raise ValueError(f"{run_dir} holds results of another command ({read_json(config_path).get('command')}); "
+                         f"choose another --run-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def record_cell(run_dir: Path, cell: str, config: TrainConfig, dataset: dict, statistics: dict) -> None:
+    """Usage: record_cell(run_dir, cell, config, ...) -> adds the cell's resolved settings to config.json."""
+    path = run_dir / "config.json"
+    recorded = read_json(path) if path.exists() else {"command": COMMAND, "cells": {}}
+    recorded["cells"][cell] = {"train": asdict(config), "dataset": dataset, "statistics": statistics}
+    write_json(path, recorded)
+    write_json(run_dir / "env.json", environment())
+
+
+def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: bool) -> dict | None:
+    """Usage: run_cell(...) -> the training summary, or None when the cell has already finished."""
+    label = dataset_label(data)
+    cell = config.cell_id(label)
+    if cell in finished_cells(run_dir):
+        print(f"{cell}: already finished in {run_dir}, skipped")
+        return None
+    record_cell(run_dir, cell, config, dataset, data.statistics())
+    print(f"{cell}: training ({config.model}, {config.attention}, N={config.max_len}, seed {config.seed})")
+    summary = train(config, data, run_dir, dataset=label, progress=progress)
+    test = ", ".join(f"{k} {summary['test'][k]:.4f}" for k in ("hr@10", "ndcg@10", "mrr@10") if k in summary["test"])
+    print(f"{cell}: {summary['status']} (best epoch {summary['best_epoch']} of {summary['epochs_run']}) "
+          f"test {test or 'not evaluated'} {summary['message']}".rstrip())
+    return summary
+
+
+def run_train(args) -> int:
+    config = config_from_args(args)
+    data = dataset_from_args(args)
+    run_dir = claim_run_dir(args.run_dir)
+    summary = run_cell(run_dir, config, data, vars(args).get("dataset_options", {"dataset": args.dataset}),
+                       not args.no_progress)
+    print(f"results: {run_dir}")
+    if summary is not None and summary["status"] == "diverged":
+        print(f"error: training diverged: {summary['message']}")
+        return 1
+    return 0
+
+
+def add_train_grid_command(commands) -> None:
+    from .grids import GRIDS
+
+    cmd = commands.add_parser("train-grid", help="train a named grid of cells into one results folder (resumable)")
+    cmd.add_argument("grid", choices=list(GRIDS))
+    cmd.add_argument("--run-dir", type=Path, default=None, help="results folder (default: results/<grid>)")
+    cmd.add_argument("--data-dir", type=Path, default=None, help="data cache folder")
+    cmd.add_argument("--limit", type=positive_int, default=None, help="run at most this many unfinished cells")
+    cmd.add_argument("--no-progress", action="store_true")
+    cmd.set_defaults(run=run_train_grid)
+
+
+def run_train_grid(args) -> int:
+    from .data import load_dataset
+    from .grids import GRIDS
+
+    run_dir = claim_run_dir(args.run_dir or Path("results") / args.grid)
+    cells, loaded = GRIDS[args.grid](), {}
+    for dataset, _ in cells:
+        key = json.dumps(dataset, sort_keys=True)
+        if key not in loaded:
+            loaded[key] = load_dataset(dataset["name"], data_dir=args.data_dir, **dataset.get("options", {}))
+    done = finished_cells(run_dir)
+    todo = [(d, c) for d, c in cells if c.cell_id(dataset_label(loaded[json.dumps(d, sort_keys=True)])) not in done]
+    print(f"{args.grid}: {len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to run")
+    for dataset, config in todo[:args.limit]:
+        run_cell(run_dir, config, loaded[json.dumps(dataset, sort_keys=True)], dataset, not args.no_progress)
+    print(f"results: {run_dir}")
+    return 0

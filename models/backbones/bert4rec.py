@@ -1,0 +1,71 @@
+"""BERT4Rec (Sun et al., 2019) as in RecBole, with any registered attention, run bidirectionally.
+
+Usage:
+    model = BERT4Rec(num_items=1349, attention="linrec", max_len=50)
+    scores = model.predict(item_seq, lengths)   # item_seq: (B, T) right-padded, T >= max(lengths) + 1 -> (B, num_items)
+    h = model.encode(masked_seq)                # (B, T, hidden); cloze training scores h at the masked positions
+
+Item id ``num_items + 1`` is the [MASK] token. Prediction writes [MASK] right after the last real item of each
+window and scores that position, so a window holds at most ``max_len - 1`` past items (``history_len``).
+The output head is RecBole's: dense, GELU, LayerNorm, then the shared item embedding plus a per-item bias.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from models.attention import get_spec
+
+from .blocks import SequenceEmbedding, TransformerEncoder, init_weights, padding_mask
+
+
+class BERT4Rec(nn.Module):
+    kind = "bert4rec"
+
+    def __init__(self, num_items: int, attention: str, max_len: int, hidden: int = 64, heads: int = 2,
+                 inner: int = 256, layers: int = 2, dropout: float = 0.2, activation: str = "gelu",
+                 mask_ratio: float = 0.2, seed: int = 0):
+        super().__init__()
+        if not 0 < mask_ratio < 1:
+            raise ValueError(f"mask_ratio must lie strictly between 0 and 1, got {mask_ratio}")
+        if max_len < 2:
+            raise ValueError(f"BERT4Rec needs max_len >= 2 (one past item and the [MASK]), got {max_len}")
+        self.num_items, self.max_len, self.attention_name = num_items, max_len, attention
+        self.history_len = max_len - 1
+        self.mask_token, self.mask_ratio = num_items + 1, mask_ratio
+        self.causal = False
+        self.mask_respected = not get_spec(attention).ignores_masks
+        self.embedding = SequenceEmbedding(num_items + 2, hidden, max_len, dropout)
+        self.encoder = TransformerEncoder(attention, hidden, heads, inner, layers, dropout, max_len, activation, seed)
+        self.output = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden, eps=1e-12))
+        self.output_bias = nn.Parameter(torch.zeros(num_items))
+        self.apply(init_weights)
+
+    def encode(self, item_seq: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.embedding(item_seq), causal=False, key_padding_mask=padding_mask(item_seq))
+
+    def item_scores(self, h: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        """Usage: item_scores(h) -> (..., num_items); item_scores(h, items) -> (..., k) for item ids (..., k)."""
+        z = self.output(h)
+        if items is None:
+            return z @ self.embedding.items.weight[1:self.num_items + 1].T + self.output_bias
+        return (z.unsqueeze(-2) * self.embedding.items(items)).sum(-1) + self.output_bias[items - 1]
+
+    def with_mask_appended(self, item_seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Usage: with_mask_appended(seq, lengths) -> seq with [MASK] written at position lengths (B, T)."""
+        if item_seq.shape[1] <= int(lengths.max()):
+            raise ValueError(f"BERT4Rec.predict needs a free slot after every window: width {item_seq.shape[1]}, "
+                             f"longest window {int(lengths.max())} (windows hold at most history_len items)")
+        seq = item_seq.clone()
+        seq[torch.arange(seq.shape[0], device=seq.device), lengths] = self.mask_token
+        return seq
+
+    def predict(self, item_seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        seq = self.with_mask_appended(item_seq, lengths)
+        h = self.encode(seq)
+        return self.item_scores(h[torch.arange(h.shape[0], device=h.device), lengths])  # (B, num_items)
+
+    @torch.no_grad()
+    def implicit_matrices(self, item_seq: torch.Tensor) -> list[torch.Tensor]:
+        return self.encoder.implicit_matrices(self.embedding(item_seq), causal=False,
+                                              key_padding_mask=padding_mask(item_seq))

@@ -1,0 +1,73 @@
+"""SASRec (Kang & McAuley, 2018) as in RecBole and the official LinRec code, with any registered attention.
+
+Usage:
+    model = SASRec(num_items=1349, attention="linrec", max_len=50)
+    scores = model.predict(item_seq, lengths)          # item_seq: (B, T) right-padded with 0 -> (B, num_items)
+    h = model.encode(item_seq)                         # (B, T, hidden), for the training objectives
+    logits = model.item_scores(h[:, -1])               # (B, num_items): scores of items 1..num_items
+
+Learned absolute positions counted from the first item of the window, post-LN blocks, and scores given by the
+shared item embedding (item i's score is <h, E[i]>). Sequences are right-padded (RecBole's layout) and the
+padding mask is built from item id 0.
+
+Causality: ``causal="auto"`` (the default) runs the attention causally when the variant supports it and
+bidirectionally over the window when it does not, as the official LinRec did inside RecBole's SASRec. Under the
+``last`` objective that is leak-free (every position in the window is in the past); the trainer refuses the
+``all`` objective unless the model is causal and its attention honours masks.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from models.attention import get_spec
+
+from .blocks import SequenceEmbedding, TransformerEncoder, init_weights, padding_mask
+
+
+def resolve_causal(attention: str, causal) -> bool:
+    """Usage: resolve_causal("linrec", "auto") -> False. True/False are checked against what the variant supports."""
+    spec = get_spec(attention)
+    if causal == "auto":
+        return spec.causal
+    if causal and not spec.causal:
+        raise ValueError(f"attention {attention!r} cannot run causally; use causal='auto' or a causal variant")
+    return bool(causal)
+
+
+class SASRec(nn.Module):
+    kind = "sasrec"
+
+    def __init__(self, num_items: int, attention: str, max_len: int, hidden: int = 64, heads: int = 2,
+                 inner: int = 256, layers: int = 2, dropout: float = 0.2, activation: str = "gelu",
+                 causal="auto", seed: int = 0):
+        super().__init__()
+        self.num_items, self.max_len, self.attention_name = num_items, max_len, attention
+        self.history_len = max_len  # how many past items one input window holds
+        self.causal = resolve_causal(attention, causal)
+        self.mask_respected = not get_spec(attention).ignores_masks
+        self.embedding = SequenceEmbedding(num_items + 1, hidden, max_len, dropout)
+        self.encoder = TransformerEncoder(attention, hidden, heads, inner, layers, dropout, max_len, activation, seed)
+        self.apply(init_weights)
+
+    def encode(self, item_seq: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.embedding(item_seq), causal=self.causal, key_padding_mask=padding_mask(item_seq))
+
+    def item_scores(self, h: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        """Usage: item_scores(h) -> (..., num_items) over items 1..num_items; item_scores(h, items) -> (..., k)
+        for the given item ids (..., k), as BCE with sampled negatives needs."""
+        if items is None:
+            return h @ self.embedding.items.weight[1:].T
+        return (h.unsqueeze(-2) * self.embedding.items(items)).sum(-1)
+
+    def predict(self, item_seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Usage: predict(item_seq, lengths) -> (B, num_items), scores for the item after each window."""
+        h = self.encode(item_seq)
+        last = h[torch.arange(h.shape[0], device=h.device), lengths - 1]  # (B, hidden)
+        return self.item_scores(last)
+
+    @torch.no_grad()
+    def implicit_matrices(self, item_seq: torch.Tensor) -> list[torch.Tensor]:
+        """Usage: model.eval(); model.implicit_matrices(item_seq) -> one (B, H, T, T) matrix per layer."""
+        return self.encoder.implicit_matrices(self.embedding(item_seq), causal=self.causal,
+                                              key_padding_mask=padding_mask(item_seq))

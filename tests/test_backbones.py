@@ -1,0 +1,89 @@
+"""SASRec, BERT4Rec and Pop: shapes, causality, padding, the [MASK] slot and bad arguments."""
+import pytest
+import torch
+
+from models.attention import get_spec
+from models.backbones import BERT4Rec, Pop, SASRec, build_model
+
+ATTENTIONS = ["dot", "sdpa", "linrec", "linrec_causal", "linrec_official", "performer", "linformer"]
+ITEMS, N = 40, 12
+
+
+def make(model, attention, **options):
+    torch.manual_seed(0)
+    return build_model(model, num_items=ITEMS, attention=attention, max_len=N, hidden=16, heads=2, inner=32,
+                       **options).eval()
+
+
+def right_padded(rows, width=N):
+    return torch.tensor([row + [0] * (width - len(row)) for row in rows])
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+@pytest.mark.parametrize("model", ["sasrec", "bert4rec"])
+def test_predict_shapes_and_causal_flag(model, attention):
+    net = make(model, attention)
+    seq = right_padded([[1, 2, 3], [4, 5, 6, 7, 8, 9, 10]])
+    assert net.predict(seq, torch.tensor([3, 7])).shape == (2, ITEMS)
+    assert net.causal == (model == "sasrec" and get_spec(attention).causal)
+    assert [m.shape for m in net.implicit_matrices(seq)] == [(2, 2, N, N)] * 2
+
+
+@pytest.mark.parametrize("attention", [a for a in ATTENTIONS if get_spec(a).causal])
+def test_sasrec_future_items_never_change_past_outputs(attention):
+    net = make("sasrec", attention)
+    seq = right_padded([[1, 2, 3, 4, 5, 6]])
+    changed = seq.clone()
+    changed[0, 4:6] = torch.tensor([30, 31])
+    assert torch.allclose(net.encode(seq)[:, :4], net.encode(changed)[:, :4], atol=1e-5)
+
+
+@pytest.mark.parametrize("attention", [a for a in ATTENTIONS if not get_spec(a).ignores_masks])
+@pytest.mark.parametrize("model", ["sasrec", "bert4rec"])
+def test_padding_never_changes_predictions(model, attention):
+    net = make(model, attention)
+    seq = right_padded([[3, 1, 4, 1, 5], [9, 2, 6, 5, 3, 5, 8, 9, 7]])
+    lengths = torch.tensor([5, 9])
+    narrow = net.predict(seq[:, :10], lengths)  # less padding, same real items
+    assert torch.allclose(net.predict(seq, lengths), narrow, atol=1e-4)
+
+
+def test_linrec_official_sees_padding_as_recbole_did():
+    net = make("sasrec", "linrec_official")
+    seq, lengths = right_padded([[3, 1, 4, 1, 5]]), torch.tensor([5])
+    assert not torch.allclose(net.predict(seq, lengths), net.predict(seq[:, :8], lengths), atol=1e-4)
+
+
+def test_bert4rec_writes_the_mask_after_the_window():
+    net = make("bert4rec", "dot")
+    seq = right_padded([[1, 2, 3], [4, 5]])
+    masked = net.with_mask_appended(seq, torch.tensor([3, 2]))
+    assert masked[0, 3] == ITEMS + 1 and masked[1, 2] == ITEMS + 1 and net.history_len == N - 1
+    with pytest.raises(ValueError, match="free slot"):
+        net.predict(right_padded([list(range(1, N + 1))]), torch.tensor([N]))
+
+
+def test_item_scores_for_given_items_match_the_full_table():
+    for net in (make("sasrec", "dot"), make("bert4rec", "dot")):
+        h = torch.randn(3, 16)
+        items = torch.tensor([[1, 5], [40, 2], [7, 7]])
+        assert torch.allclose(net.item_scores(h, items), net.item_scores(h).gather(1, items - 1), atol=1e-5)
+
+
+def test_pop_scores_training_counts():
+    net = Pop(num_items=5).fit(torch.tensor([1, 1, 3, 0, 5, 1]))
+    assert net.predict(torch.zeros(2, 3, dtype=torch.long), torch.tensor([1, 1])).tolist() == [[3, 0, 1, 0, 1]] * 2
+
+
+@pytest.mark.parametrize("make_bad, message", [
+    pytest.param(lambda: build_model("gru4rec", num_items=5), "unknown model 'gru4rec'", id="unknown-model"),
+    pytest.param(lambda: SASRec(5, "nope", 8), "unknown attention", id="unknown-attention"),
+    pytest.param(lambda: SASRec(5, "linrec", 8, causal=True), "cannot run causally", id="causal-unsupported"),
+    pytest.param(lambda: SASRec(5, "dot", 8, hidden=10, heads=3), "not divisible", id="heads"),
+    pytest.param(lambda: BERT4Rec(5, "dot", 8, mask_ratio=1.0), "mask_ratio", id="mask-ratio"),
+    pytest.param(lambda: SASRec(5, "dot", 8, activation="swish"), "unknown activation", id="activation"),
+    pytest.param(lambda: SASRec(5, "dot", 4).encode(torch.ones(1, 6, dtype=torch.long)), "longer than", id="too-long"),
+])
+def test_bad_arguments_are_clear(make_bad, message):
+    with pytest.raises(ValueError, match=message):
+        make_bad()

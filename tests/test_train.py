@@ -1,0 +1,103 @@
+"""Training: objectives, refusals, determinism, divergence, checkpoints, resumption and the sanity floors."""
+import json
+
+import pytest
+import torch
+
+import bench.train as train_module
+from bench.results import read_rows
+from bench.train import TrainConfig, finished_cells, train
+from tests.conftest import cyclic_data
+
+TINY = dict(max_len=8, hidden=16, inner=32, heads=2, layers=1, batch_size=64, epochs=3, lr=5e-3, patience=2)
+
+
+def run(tmp_path, data=None, **options):
+    config = TrainConfig(**{**TINY, **options})
+    return train(config, data or cyclic_data(), tmp_path, dataset="cyclic", progress=False), config
+
+
+def test_rows_describe_every_epoch_and_the_test(tmp_path):
+    summary, config = run(tmp_path)
+    rows = read_rows(tmp_path / "rows.jsonl")
+    metrics = {(r.get("split"), r["metric"]) for r in rows}
+    for needed in [("train", "loss"), ("train", "epoch_time"), ("train", "data_share"), ("valid", "ndcg@10"),
+                   ("test", "hr@10"), ("test", "mrr@20"), ("train", "best_epoch"), (None, "status")]:
+        assert needed in metrics
+    assert {r["protocol"] for r in rows} == {"full"} and {r["cell"] for r in rows} == {summary["cell"]}
+    assert all(0 <= r["value"] <= 1 for r in rows if r["metric"] == "data_share")
+    assert summary["status"] == "finished" and not list((tmp_path / "cells").iterdir())
+
+
+def test_same_seed_same_metrics_and_other_seed_differs(tmp_path):
+    first, _ = run(tmp_path / "a", seed=1)
+    again, _ = run(tmp_path / "b", seed=1)
+    other, _ = run(tmp_path / "c", seed=2)
+    assert first["test"] == again["test"]
+    assert first["test"] != other["test"]
+
+
+@pytest.mark.parametrize("options", [
+    dict(attention="dot"), dict(attention="linrec"), dict(attention="linrec_causal", objective="all"),
+    dict(attention="dot", objective="all", loss="bce"), dict(model="bert4rec", attention="linrec", objective="cloze"),
+    dict(model="pop", attention="dot"),
+], ids=["sasrec-dot", "sasrec-linrec", "sasrec-all-linrec_causal", "sasrec-all-bce", "bert4rec-cloze", "pop"])
+def test_every_model_and_objective_trains(tmp_path, options):
+    summary, _ = run(tmp_path, epochs=1, **options)
+    assert summary["status"] == "finished" and 0 <= summary["test"]["ndcg@10"] <= 1
+
+
+@pytest.mark.parametrize("options, message", [
+    pytest.param(dict(attention="linrec", objective="all"), "is not causal", id="all-noncausal"),
+    pytest.param(dict(attention="linrec_official", objective="all"), "ignores the attention mask", id="all-official"),
+    pytest.param(dict(model="bert4rec", objective="last"), "trains with objective cloze", id="bert4rec-last"),
+    pytest.param(dict(loss="hinge"), "unknown loss", id="loss"),
+    pytest.param(dict(attention="xformers"), "cannot run on cpu", id="unavailable"),
+    pytest.param(dict(protocol="uni100", exclude_seen=True), "full ranking only", id="exclude-sampled"),
+])
+def test_refusals_are_one_line(tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
+        run(tmp_path, **options)
+    assert not (tmp_path / "rows.jsonl").exists()
+
+
+def test_nan_loss_stops_with_a_diverged_row(tmp_path, monkeypatch):
+    real = train_module.compute_loss
+    calls = {"n": 0}
+
+    def poisoned(*args):
+        calls["n"] += 1
+        loss = real(*args)
+        return loss * float("nan") if calls["n"] > 3 else loss
+
+    monkeypatch.setattr(train_module, "compute_loss", poisoned)
+    summary, _ = run(tmp_path, batch_size=512)
+    rows = read_rows(tmp_path / "rows.jsonl")
+    status = [r for r in rows if r["metric"] == "status"]
+    assert summary["status"] == "diverged" and status[0]["status"] == "diverged"
+    assert "nan" in status[0]["message"] and "epoch 2" in status[0]["message"]
+    assert any(r["metric"] == "test" or r.get("split") == "test" for r in rows)  # the best epoch-1 model was tested
+
+
+def test_checkpoint_reloads_with_weights_only(tmp_path):
+    summary, _ = run(tmp_path, epochs=1)
+    state = torch.load(tmp_path / "checkpoints" / f"{summary['cell']}.pt", weights_only=True)
+    assert "embedding.items.weight" in state
+
+
+def test_finished_cells_are_known_and_a_killed_attempt_leaves_no_rows(tmp_path):
+    summary, config = run(tmp_path, epochs=1)
+    assert finished_cells(tmp_path) == {summary["cell"]}
+    partial = tmp_path / "cells" / "other.partial.jsonl"
+    partial.write_text(json.dumps({"cell": "other", "metric": "loss", "value": 1}) + "\n")
+    assert finished_cells(tmp_path) == {summary["cell"]}
+
+
+def test_model_beats_pop_and_shuffled_order_does_worse(tmp_path):
+    data = cyclic_data(users=80, items=30)
+    options = dict(epochs=8, patience=8, lr=1e-2)
+    real, _ = run(tmp_path / "real", data, **options)
+    shuffled, _ = run(tmp_path / "shuffled", data, shuffle_train_order=True, **options)
+    pop, _ = run(tmp_path / "pop", data, model="pop")
+    assert real["test"]["ndcg@10"] > 0.5 > pop["test"]["ndcg@10"] + 0.2
+    assert real["test"]["ndcg@10"] > shuffled["test"]["ndcg@10"] + 0.2

@@ -1,0 +1,80 @@
+"""``python -m bench train`` and ``train-grid`` end to end on a tiny RecBole .inter file the test writes."""
+import pytest
+
+from bench import grids
+from bench.__main__ import main
+from bench.results import read_rows, write_json
+from bench.train import TrainConfig
+from tests.conftest import cyclic_data
+
+FAST = ["--max-len", "6", "--hidden", "8", "--inner", "16", "--layers", "1", "--epochs", "2", "--batch-size", "128",
+        "--no-progress"]
+
+
+@pytest.fixture
+def inter_file(tmp_path):
+    data = cyclic_data(users=30, items=15)
+    lines = ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
+    for user in range(len(data.offsets) - 1):
+        for step, item in enumerate(data.items[data.offsets[user]:data.offsets[user + 1]]):
+            lines.append(f"u{user}\ti{item}\t1\t{1000 + step}")
+    path = tmp_path / "toy.inter"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def train_args(inter_file, run_dir, *extra):
+    return ["train", "--dataset", "inter", "--path", str(inter_file), "--run-dir", str(run_dir), *FAST, *extra]
+
+
+def test_train_writes_rows_and_skips_a_finished_cell(inter_file, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(train_args(inter_file, run_dir, "--attention", "linrec")) == 0
+    rows = read_rows(run_dir / "rows.jsonl")
+    assert {r["attention"] for r in rows} == {"linrec"} and {r["dataset"] for r in rows} == {"toy"}
+    assert (run_dir / "env.json").exists() and "cells" in (run_dir / "config.json").read_text()
+    assert main(train_args(inter_file, run_dir, "--attention", "linrec")) == 0
+    assert "already finished" in capsys.readouterr().out
+    assert len(read_rows(run_dir / "rows.jsonl")) == len(rows)
+
+
+@pytest.mark.parametrize("extra, message", [
+    pytest.param(["--attention", "linrec", "--objective", "all"], "is not causal", id="all-noncausal"),
+    pytest.param(["--attention", "nope"], "unknown attention 'nope'", id="unknown-attention"),
+    pytest.param(["--model", "bert4rec", "--objective", "last"], "trains with objective cloze", id="bert4rec-last"),
+    pytest.param(["--heads", "3"], "not divisible", id="heads"),
+])
+def test_bad_settings_are_one_line_errors(inter_file, tmp_path, capsys, extra, message):
+    assert main(train_args(inter_file, tmp_path / "run", *extra)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("extra", [["--dropout", "1.5"], ["--epochs", "0"], ["--lr", "-1"], ["--protocol", "pop5"]],
+                         ids=["dropout", "epochs", "lr", "protocol"])
+def test_bad_numbers_are_refused_by_the_parser(inter_file, tmp_path, extra):
+    with pytest.raises(SystemExit) as exit_info:
+        main(train_args(inter_file, tmp_path / "run", *extra))
+    assert exit_info.value.code == 2
+
+
+def test_a_folder_of_another_command_is_refused(inter_file, tmp_path, capsys):
+    run_dir = tmp_path / "bench"
+    run_dir.mkdir()
+    write_json(run_dir / "config.json", {"command": "microbench"})
+    assert main(train_args(inter_file, run_dir)) == 2
+    assert "holds results of another command (microbench)" in capsys.readouterr().err
+
+
+def test_train_grid_resumes(inter_file, tmp_path, monkeypatch, capsys):
+    tiny = TrainConfig(max_len=6, hidden=8, inner=16, layers=1, epochs=1, batch_size=128)
+    cells = [({"name": "inter", "options": {"path": str(inter_file)}}, TrainConfig(**{**tiny.__dict__, "attention": a}))
+             for a in ("dot", "linrec", "linrec_official")]
+    monkeypatch.setitem(grids.GRIDS, "reference-ml100k", lambda: cells)
+    run_dir = tmp_path / "grid"
+    assert main(["train-grid", "reference-ml100k", "--run-dir", str(run_dir), "--limit", "2", "--no-progress"]) == 0
+    assert main(["train-grid", "reference-ml100k", "--run-dir", str(run_dir), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "3 cells, 2 finished, 1 to run" in out
+    statuses = [r for r in read_rows(run_dir / "rows.jsonl") if r["metric"] == "status"]
+    assert sorted(r["attention"] for r in statuses) == ["dot", "linrec", "linrec_official"]
