@@ -6,6 +6,7 @@ Usage:
     python -m bench data --dataset ml-100k --k-core 5          # fetch, preprocess, print and save statistics
     python -m bench train --model sasrec --attention linrec    # train and evaluate one model (see train_cli.py)
     python -m bench train-grid reference-ml100k                # a named grid of training cells, resumable
+    python -m bench train-summary results/reference-ml100k     # test metrics over seeds, epochs, time per epoch
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import sys
 from .cli import add_list_command, add_microbench_command
 from .data.cli import add_data_command
 from .train_cli import add_train_command, add_train_grid_command
+from .train_summary import add_train_summary_command
 
 
 def main(argv=None) -> int:
@@ -25,6 +27,7 @@ def main(argv=None) -> int:
     add_data_command(commands)
     add_train_command(commands)
     add_train_grid_command(commands)
+    add_train_summary_command(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
