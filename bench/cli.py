@@ -8,15 +8,25 @@ import argparse
 from pathlib import Path
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a positive integer, with a one-line error otherwise."""
+def int_at_least(text: str, minimum: int, expected: str) -> int:
+    """Usage: int_at_least("3", 1, "a positive integer") -> 3; anything else raises a one-line ArgumentTypeError."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a positive integer, with a one-line error otherwise."""
+    return int_at_least(text, 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0, with a one-line error otherwise."""
+    return int_at_least(text, 0, "a non-negative integer")
 
 
 def positive_float(text: str) -> float:

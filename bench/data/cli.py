@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cli import non_negative_int, positive_int
+
 SYNTHETIC_ARGUMENTS = {  # argparse destination -> make_synthetic keyword
     "synthetic_users": "num_users",
     "synthetic_items": "num_items",
@@ -20,25 +22,6 @@ SYNTHETIC_ARGUMENTS = {  # argparse destination -> make_synthetic keyword
     "synthetic_lengths": "length_distribution",
     "synthetic_seed": "seed",
 }
-
-
-def count_argument(text: str) -> int:
-    """argparse type: an integer >= 0, with a one-line error otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
-
-
-def positive_argument(text: str) -> int:
-    """argparse type: an integer >= 1, with a one-line error otherwise."""
-    value = count_argument(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def length_argument(text: str) -> float:
@@ -63,18 +46,18 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, *, include_seed: bool
                        help="local file instead of a download (.inter, u.data, ratings.dat, Gowalla check-ins)")
     group.add_argument("--data-dir", type=Path, default=None,
                        help="download cache (default: $LINREC_BENCH_DATA or <repo>/data)")
-    group.add_argument("--k-core", type=count_argument, default=None, metavar="K",
+    group.add_argument("--k-core", type=non_negative_int, default=None, metavar="K",
                        help="keep users and items with >= K interactions (repeated until stable)")
-    group.add_argument("--user-k", type=count_argument, default=None,
+    group.add_argument("--user-k", type=non_negative_int, default=None,
                        help="keep users with >= this many interactions (overrides --k-core)")
-    group.add_argument("--item-k", type=count_argument, default=None,
+    group.add_argument("--item-k", type=non_negative_int, default=None,
                        help="keep items with >= this many interactions (overrides --k-core)")
-    group.add_argument("--max-history", type=positive_argument, default=None,
+    group.add_argument("--max-history", type=positive_int, default=None,
                        help="keep each user's most recent items only")
-    group.add_argument("--synthetic-users", type=positive_argument, default=None)
-    group.add_argument("--synthetic-items", type=positive_argument, default=None)
+    group.add_argument("--synthetic-users", type=positive_int, default=None)
+    group.add_argument("--synthetic-items", type=positive_int, default=None)
     group.add_argument("--synthetic-mean-length", type=length_argument, default=None)
-    group.add_argument("--synthetic-max-length", type=positive_argument, default=None)
+    group.add_argument("--synthetic-max-length", type=positive_int, default=None)
     group.add_argument("--synthetic-lengths", choices=("lognormal", "fixed", "uniform"), default=None,
                        help="length distribution (default: lognormal)")
     if include_seed:
