@@ -75,10 +75,13 @@ class TrainConfig:
 
 
 def dataset_label(data) -> str:
-    """Usage: dataset_label(data) -> "ml-100k-5core": the name plus the preprocessing that changes the data."""
+    """Usage: dataset_label(data) -> "ml-100k-5core": the name plus the preprocessing that changes the data
+    (for synthetic data, a short hash of the generator's settings)."""
     steps = data.preprocessing
     user_k, item_k, history = steps.get("user_k") or 0, steps.get("item_k") or 0, steps.get("max_history")
     label = data.name
+    if "generator" in steps:  # synthetic data: the generator's settings make the data set
+        label += "-" + hashlib.sha1(json.dumps(steps["generator"], sort_keys=True).encode()).hexdigest()[:6]
     if user_k or item_k:
         label += f"-{user_k}core" if user_k == item_k else f"-u{user_k}i{item_k}core"
     return label + (f"-last{history}" if history else "")

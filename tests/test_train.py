@@ -101,3 +101,14 @@ def test_model_beats_pop_and_shuffled_order_does_worse(tmp_path):
     pop, _ = run(tmp_path / "pop", data, model="pop")
     assert real["test"]["ndcg@10"] > 0.5 > pop["test"]["ndcg@10"] + 0.2
     assert real["test"]["ndcg@10"] > shuffled["test"]["ndcg@10"] + 0.2
+
+
+def test_dataset_labels_name_the_preprocessing():
+    from bench.data import make_synthetic
+    from bench.train import dataset_label
+
+    data = cyclic_data()
+    assert dataset_label(data) == "cyclic"
+    assert dataset_label(type(data)(**{**data.__dict__, "preprocessing": {"user_k": 5, "item_k": 5}})) == "cyclic-5core"
+    small, other = make_synthetic(num_users=3, seed=0), make_synthetic(num_users=3, seed=1)
+    assert dataset_label(small).startswith("synthetic-") and dataset_label(small) != dataset_label(other)
