@@ -87,3 +87,15 @@ def test_pop_scores_training_counts():
 def test_bad_arguments_are_clear(make_bad, message):
     with pytest.raises(ValueError, match=message):
         make_bad()
+
+
+@pytest.mark.parametrize("first, second, padded", [
+    pytest.param("dot", "sdpa", True, id="dot=sdpa"),
+    pytest.param("linrec", "linrec_official", False, id="linrec=official-without-padding"),
+])
+def test_exact_twins_give_the_same_model_outputs(first, second, padded):
+    seq = right_padded([[3, 1, 4, 1, 5], [9, 2, 6, 5, 3, 5, 8, 9, 7, 9]] if padded else [list(range(1, N + 1))])
+    lengths = (seq > 0).sum(1)
+    a, b = make("sasrec", first), make("sasrec", second)
+    b.load_state_dict(a.state_dict())
+    assert torch.allclose(a.predict(seq, lengths), b.predict(seq, lengths), atol=1e-5)
