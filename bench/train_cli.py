@@ -155,7 +155,12 @@ def run_train_grid(args) -> int:
     done = finished_cells(run_dir)
     todo = [(d, c) for d, c in cells if c.cell_id(dataset_label(loaded[json.dumps(d, sort_keys=True)])) not in done]
     print(f"{args.grid}: {len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to run")
+    failed = 0
     for dataset, config in todo[:args.limit]:
-        run_cell(run_dir, config, loaded[json.dumps(dataset, sort_keys=True)], dataset, not args.no_progress)
-    print(f"results: {run_dir}")
-    return 0
+        try:
+            run_cell(run_dir, config, loaded[json.dumps(dataset, sort_keys=True)], dataset, not args.no_progress)
+        except (ValueError, RuntimeError) as err:  # one bad cell does not stop the grid; a rerun retries it
+            failed += 1
+            print(f"{config.cell_id(dataset_label(loaded[json.dumps(dataset, sort_keys=True)]))}: failed: {err}")
+    print(f"results: {run_dir}" + (f" ({failed} cells failed; run the command again to retry them)" if failed else ""))
+    return 1 if failed else 0

@@ -78,3 +78,15 @@ def test_train_grid_resumes(inter_file, tmp_path, monkeypatch, capsys):
     assert "3 cells, 2 finished, 1 to run" in out
     statuses = [r for r in read_rows(run_dir / "rows.jsonl") if r["metric"] == "status"]
     assert sorted(r["attention"] for r in statuses) == ["dot", "linrec", "linrec_official"]
+
+
+def test_a_failing_cell_does_not_stop_the_grid(inter_file, tmp_path, monkeypatch, capsys):
+    tiny = TrainConfig(max_len=6, hidden=8, inner=16, layers=1, epochs=1, batch_size=128)
+    spec = {"name": "inter", "options": {"path": str(inter_file)}}
+    cells = [(spec, TrainConfig(**{**tiny.__dict__, "attention": "xformers"})), (spec, tiny)]
+    monkeypatch.setitem(grids.GRIDS, "reference-ml100k", lambda: cells)
+    run_dir = tmp_path / "grid"
+    assert main(["train-grid", "reference-ml100k", "--run-dir", str(run_dir), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "failed: attention 'xformers' cannot run on cpu" in out and "1 cells failed" in out
+    assert [r["attention"] for r in read_rows(run_dir / "rows.jsonl") if r["metric"] == "status"] == ["dot"]
