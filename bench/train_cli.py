@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -92,23 +93,24 @@ def claim_run_dir(run_dir: Path | None, root: str = "results") -> Path:
     return run_dir
 
 
-def record_cell(run_dir: Path, cell: str, config: TrainConfig, dataset: dict, statistics: dict) -> None:
-    """Usage: record_cell(run_dir, cell, config, ...) -> adds the cell's resolved settings to config.json."""
+def record_cell(run_dir: Path, cell: str, config: TrainConfig, dataset: dict, statistics: dict, env: dict) -> None:
+    """Usage: record_cell(run_dir, cell, config, dataset, statistics, env) -> the cell's resolved settings and the
+    environment its process started in (versions, git commit) go into config.json; env.json holds the latest."""
     path = run_dir / "config.json"
     recorded = read_json(path) if path.exists() else {"command": COMMAND, "cells": {}}
-    recorded["cells"][cell] = {"train": asdict(config), "dataset": dataset, "statistics": statistics}
+    recorded["cells"][cell] = {"train": asdict(config), "dataset": dataset, "statistics": statistics, "env": env}
     write_json(path, recorded)
-    write_json(run_dir / "env.json", environment())
+    write_json(run_dir / "env.json", env)
 
 
-def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: bool) -> dict | None:
+def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: bool, env: dict) -> dict | None:
     """Usage: run_cell(...) -> the training summary, or None when the cell has already finished."""
     label = dataset_label(data)
     cell = config.cell_id(label)
     if cell in finished_cells(run_dir):
         print(f"{cell}: already finished in {run_dir}, skipped")
         return None
-    record_cell(run_dir, cell, config, dataset, data.statistics())
+    record_cell(run_dir, cell, config, dataset, data.statistics(), env)
     print(f"{cell}: training ({config.model}, {config.attention}, N={config.max_len}, seed {config.seed})")
     summary = train(config, data, run_dir, dataset=label, progress=progress)
     test = ", ".join(f"{k} {summary['test'][k]:.4f}" for k in ("hr@10", "ndcg@10", "mrr@10") if k in summary["test"])
@@ -121,11 +123,10 @@ def run_train(args) -> int:
     config = config_from_args(args)
     data = dataset_from_args(args)
     run_dir = claim_run_dir(args.run_dir)
-    summary = run_cell(run_dir, config, data, vars(args).get("dataset_options", {"dataset": args.dataset}),
-                       not args.no_progress)
+    summary = run_cell(run_dir, config, data, args.dataset_options, not args.no_progress, environment())
     print(f"results: {run_dir}")
     if summary is not None and summary["status"] == "diverged":
-        print(f"error: training diverged: {summary['message']}")
+        print(f"error: training diverged: {summary['message']}", file=sys.stderr)
         return 1
     return 0
 
@@ -155,10 +156,10 @@ def run_train_grid(args) -> int:
     done = finished_cells(run_dir)
     todo = [(d, c) for d, c in cells if c.cell_id(dataset_label(loaded[json.dumps(d, sort_keys=True)])) not in done]
     print(f"{args.grid}: {len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to run")
-    failed = 0
+    failed, env = 0, environment()  # taken once: the code that runs is the code this process started with
     for dataset, config in todo[:args.limit]:
         try:
-            run_cell(run_dir, config, loaded[json.dumps(dataset, sort_keys=True)], dataset, not args.no_progress)
+            run_cell(run_dir, config, loaded[json.dumps(dataset, sort_keys=True)], dataset, not args.no_progress, env)
         except (ValueError, RuntimeError) as err:  # one bad cell does not stop the grid; a rerun retries it
             failed += 1
             print(f"{config.cell_id(dataset_label(loaded[json.dumps(dataset, sort_keys=True)]))}: failed: {err}")
