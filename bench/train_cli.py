@@ -148,20 +148,22 @@ def run_train_grid(args) -> int:
     from .grids import GRIDS
 
     run_dir = claim_run_dir(args.run_dir or Path("results") / args.grid)
-    cells, loaded = GRIDS[args.grid](), {}
-    for dataset, _ in cells:
+    loaded = {}  # each data set once, however many cells use it
+    cells = []  # (dataset spec, config, data, cell id)
+    for dataset, config in GRIDS[args.grid]():
         key = json.dumps(dataset, sort_keys=True)
         if key not in loaded:
             loaded[key] = load_dataset(dataset["name"], data_dir=args.data_dir, **dataset.get("options", {}))
+        cells.append((dataset, config, loaded[key], config.cell_id(dataset_label(loaded[key]))))
     done = finished_cells(run_dir)
-    todo = [(d, c) for d, c in cells if c.cell_id(dataset_label(loaded[json.dumps(d, sort_keys=True)])) not in done]
+    todo = [cell for cell in cells if cell[3] not in done]
     print(f"{args.grid}: {len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to run")
     failed, env = 0, environment()  # taken once: the code that runs is the code this process started with
-    for dataset, config in todo[:args.limit]:
+    for dataset, config, data, cell in todo[:args.limit]:
         try:
-            run_cell(run_dir, config, loaded[json.dumps(dataset, sort_keys=True)], dataset, not args.no_progress, env)
+            run_cell(run_dir, config, data, dataset, not args.no_progress, env)
         except (ValueError, RuntimeError) as err:  # one bad cell does not stop the grid; a rerun retries it
             failed += 1
-            print(f"{config.cell_id(dataset_label(loaded[json.dumps(dataset, sort_keys=True)]))}: failed: {err}")
+            print(f"{cell}: failed: {err}")
     print(f"results: {run_dir}" + (f" ({failed} cells failed; run the command again to retry them)" if failed else ""))
     return 1 if failed else 0
