@@ -20,8 +20,6 @@ from .blocks import SequenceEmbedding, TransformerEncoder, init_weights, padding
 
 
 class BERT4Rec(nn.Module):
-    kind = "bert4rec"
-
     def __init__(self, num_items: int, attention: str, max_len: int, hidden: int = 64, heads: int = 2,
                  inner: int = 256, layers: int = 2, dropout: float = 0.2, activation: str = "gelu",
                  mask_ratio: float = 0.2, seed: int = 0):
@@ -30,7 +28,7 @@ class BERT4Rec(nn.Module):
             raise ValueError(f"mask_ratio must lie strictly between 0 and 1, got {mask_ratio}")
         if max_len < 2:
             raise ValueError(f"BERT4Rec needs max_len >= 2 (one past item and the [MASK]), got {max_len}")
-        self.num_items, self.max_len, self.attention_name = num_items, max_len, attention
+        self.num_items, self.max_len = num_items, max_len
         self.history_len = max_len - 1
         self.mask_token, self.mask_ratio = num_items + 1, mask_ratio
         self.causal = False

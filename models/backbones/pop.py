@@ -14,10 +14,8 @@ from torch import nn
 
 
 class Pop(nn.Module):
-    kind = "pop"
     causal = True
     mask_respected = True
-    attention_name = None
 
     def __init__(self, num_items: int, max_len: int = 1, **_ignored):
         super().__init__()

@@ -36,13 +36,11 @@ def resolve_causal(attention: str, causal) -> bool:
 
 
 class SASRec(nn.Module):
-    kind = "sasrec"
-
     def __init__(self, num_items: int, attention: str, max_len: int, hidden: int = 64, heads: int = 2,
                  inner: int = 256, layers: int = 2, dropout: float = 0.2, activation: str = "gelu",
                  causal="auto", seed: int = 0):
         super().__init__()
-        self.num_items, self.max_len, self.attention_name = num_items, max_len, attention
+        self.num_items, self.max_len = num_items, max_len
         self.history_len = max_len  # how many past items one input window holds
         self.causal = resolve_causal(attention, causal)
         self.mask_respected = not get_spec(attention).ignores_masks
