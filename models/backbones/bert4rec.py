@@ -16,10 +16,10 @@ from torch import nn
 
 from models.attention import get_spec
 
-from .blocks import SequenceEmbedding, TransformerEncoder, init_weights, padding_mask
+from .blocks import SequenceEmbedding, SequenceModel, TransformerEncoder, init_weights
 
 
-class BERT4Rec(nn.Module):
+class BERT4Rec(SequenceModel):
     def __init__(self, num_items: int, attention: str, max_len: int, hidden: int = 64, heads: int = 2,
                  inner: int = 256, layers: int = 2, dropout: float = 0.2, activation: str = "gelu",
                  mask_ratio: float = 0.2, seed: int = 0):
@@ -38,9 +38,6 @@ class BERT4Rec(nn.Module):
         self.output = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden, eps=1e-12))
         self.output_bias = nn.Parameter(torch.zeros(num_items))
         self.apply(init_weights)
-
-    def encode(self, item_seq: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.embedding(item_seq), causal=False, key_padding_mask=padding_mask(item_seq))
 
     def item_scores(self, h: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
         """Usage: item_scores(h) -> (..., num_items); item_scores(h, items) -> (..., k) for item ids (..., k)."""
@@ -62,8 +59,3 @@ class BERT4Rec(nn.Module):
         seq = self.with_mask_appended(item_seq, lengths)
         h = self.encode(seq)
         return self.item_scores(h[torch.arange(h.shape[0], device=h.device), lengths])  # (B, num_items)
-
-    @torch.no_grad()
-    def implicit_matrices(self, item_seq: torch.Tensor) -> list[torch.Tensor]:
-        return self.encoder.implicit_matrices(self.embedding(item_seq), causal=False,
-                                              key_padding_mask=padding_mask(item_seq))

@@ -114,6 +114,21 @@ class SequenceEmbedding(nn.Module):
         return self.dropout(self.norm(x))
 
 
+class SequenceModel(nn.Module):
+    """Usage: subclass with ``self.embedding``, ``self.encoder`` and ``self.causal`` set; gives ``encode`` and
+    ``implicit_matrices``, shared by SASRec and BERT4Rec."""
+
+    def encode(self, item_seq: torch.Tensor) -> torch.Tensor:
+        """Usage: model.encode(item_seq) -> (B, T, hidden), with the padding mask built from item id 0."""
+        return self.encoder(self.embedding(item_seq), causal=self.causal, key_padding_mask=padding_mask(item_seq))
+
+    @torch.no_grad()
+    def implicit_matrices(self, item_seq: torch.Tensor) -> list[torch.Tensor]:
+        """Usage: model.eval(); model.implicit_matrices(item_seq) -> one (B, H, T, T) matrix per layer."""
+        return self.encoder.implicit_matrices(self.embedding(item_seq), causal=self.causal,
+                                              key_padding_mask=padding_mask(item_seq))
+
+
 def padding_mask(item_seq: torch.Tensor) -> torch.Tensor | None:
     """Usage: padding_mask(item_seq) -> (B, T) bool, True where the id is 0 (padding); None when nothing is padded."""
     mask = item_seq == 0

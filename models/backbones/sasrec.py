@@ -22,7 +22,7 @@ from torch import nn
 
 from models.attention import get_spec
 
-from .blocks import SequenceEmbedding, TransformerEncoder, init_weights, padding_mask
+from .blocks import SequenceEmbedding, SequenceModel, TransformerEncoder, init_weights
 
 
 def resolve_causal(attention: str, causal) -> bool:
@@ -35,7 +35,7 @@ def resolve_causal(attention: str, causal) -> bool:
     return bool(causal)
 
 
-class SASRec(nn.Module):
+class SASRec(SequenceModel):
     def __init__(self, num_items: int, attention: str, max_len: int, hidden: int = 64, heads: int = 2,
                  inner: int = 256, layers: int = 2, dropout: float = 0.2, activation: str = "gelu",
                  causal="auto", seed: int = 0):
@@ -47,9 +47,6 @@ class SASRec(nn.Module):
         self.embedding = SequenceEmbedding(num_items + 1, hidden, max_len, dropout)
         self.encoder = TransformerEncoder(attention, hidden, heads, inner, layers, dropout, max_len, activation, seed)
         self.apply(init_weights)
-
-    def encode(self, item_seq: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.embedding(item_seq), causal=self.causal, key_padding_mask=padding_mask(item_seq))
 
     def item_scores(self, h: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
         """Usage: item_scores(h) -> (..., num_items) over items 1..num_items; item_scores(h, items) -> (..., k)
@@ -63,9 +60,3 @@ class SASRec(nn.Module):
         h = self.encode(item_seq)
         last = h[torch.arange(h.shape[0], device=h.device), lengths - 1]  # (B, hidden)
         return self.item_scores(last)
-
-    @torch.no_grad()
-    def implicit_matrices(self, item_seq: torch.Tensor) -> list[torch.Tensor]:
-        """Usage: model.eval(); model.implicit_matrices(item_seq) -> one (B, H, T, T) matrix per layer."""
-        return self.encoder.implicit_matrices(self.embedding(item_seq), causal=self.causal,
-                                              key_padding_mask=padding_mask(item_seq))
