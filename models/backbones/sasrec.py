@@ -18,7 +18,6 @@ bidirectionally over the window when it does not, as the official LinRec did ins
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from models.attention import get_spec
 
