@@ -111,7 +111,9 @@ def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: 
         print(f"{cell}: already finished in {run_dir}, skipped")
         return None
     record_cell(run_dir, cell, config, dataset, data.statistics(), env)
-    print(f"{cell}: training ({config.model}, {config.attention}, N={config.max_len}, seed {config.seed})")
+    what = config.model if config.model == "pop" else f"{config.model}, {config.attention}"
+    order = ", shuffled training order" if config.shuffle_train_order else ""
+    print(f"{cell}: training ({what}, N={config.max_len}, seed {config.seed}{order})")
     summary = train(config, data, run_dir, dataset=label, progress=progress)
     test = ", ".join(f"{k} {summary['test'][k]:.4f}" for k in ("hr@10", "ndcg@10", "mrr@10") if k in summary["test"])
     print(f"{cell}: {summary['status']} (best epoch {summary['best_epoch']} of {summary['epochs_run']}) "
