@@ -3,6 +3,7 @@
 Usage:
     python -m bench list [--device cpu]          # every attention variant: description, capabilities, availability
     python -m bench microbench [--lengths ...]   # baseline forward+backward time and memory table (see microbench.py)
+    python -m bench profile --attention dot linrec --lengths 512 1024   # time and peak memory per cell (profile_cli.py)
     python -m bench data --dataset ml-100k --k-core 5          # fetch, preprocess, print and save statistics
     python -m bench train --model sasrec --attention linrec    # train and evaluate one model (see train_cli.py)
     python -m bench train-grid reference-ml100k                # a named grid of training cells, resumable
@@ -15,6 +16,7 @@ import sys
 
 from .cli import add_list_command, add_microbench_command
 from .data.cli import add_data_command
+from .profile_cli import add_profile_command
 from .train_cli import add_train_command, add_train_grid_command
 from .train_summary import add_train_summary_command
 
@@ -24,6 +26,7 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_list_command(commands)
     add_microbench_command(commands)
+    add_profile_command(commands)
     add_data_command(commands)
     add_train_command(commands)
     add_train_grid_command(commands)

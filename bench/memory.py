@@ -1,7 +1,9 @@
-"""CPU peak memory of one call, in MiB, measured by the kernel: resident-set high-water mark above a baseline.
+"""Peak memory of one call, in MiB: on CPU the kernel's resident-set high-water mark, on CUDA the allocator's peak.
 
-Usage (inside a fresh process started with ``fresh_process_env()``):
-    peak_mib, method = peak_rss_mib(lambda: step())
+Usage:
+    peak_mib, method = peak_rss_mib(lambda: step())    # CPU, inside a fresh process started with fresh_process_env()
+    limit_address_space(8192)                          # CPU: allocations beyond 8 GiB more now fail (a memory cap)
+    readings = cuda_peak_mib(lambda: step(), "cuda")   # {"peak_memory", "reserved_memory", "nvml_memory"}
 
 Method: glibc is told to serve every allocation of 64 KiB or more with mmap (MALLOC_MMAP_THRESHOLD_), so freed
 tensors go back to the kernel and the resident set tracks live memory; the kernel's high-water mark (VmHWM) is
@@ -10,13 +12,29 @@ counts: every byte the call touched on top of what was resident before it (its a
 gradients, workspace); not the inputs built before it. That separates O(T) from O(T^2) growth where a torch-only
 counter would miss native workspace. Where clear_refs is not writable, the fallback compares ru_maxrss before and
 after (exact only if the call sets a new process-wide peak) and says so in ``method``.
+
+The CPU memory cap is a limit on address space (RLIMIT_AS) set to what is mapped now plus the cap: an allocation
+past it fails inside torch with "can't allocate memory", which the harness records as an ``oom`` row. Address
+space counts a little more than resident memory (thread stacks, allocator reservations: tens of MiB), so the cap
+errs on the safe side.
+
+CUDA: ``torch.cuda.reset_peak_memory_stats``, the call, a synchronisation, then ``max_memory_allocated`` minus
+what was allocated before (the tensors' own peak); ``max_memory_reserved`` minus reserved before (the caching
+allocator's segments, what other processes lose); and an NVML reading of device-wide used memory, sampled every
+millisecond by a thread during the call (peak minus the reading at the start: everything on the device,
+including other processes and the CUDA context's workspaces), each in its own column.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import resource
+import threading
+import time
 from pathlib import Path
+
+import torch
 
 MMAP_THRESHOLD = 65536
 MIB = 2 ** 20
@@ -56,3 +74,86 @@ def peak_rss_mib(fn) -> tuple[float, str]:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     fn()
     return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024, "ru_maxrss" + method_note
+
+
+def limit_address_space(cap_mib: float) -> None:
+    """Usage: limit_address_space(4096). From now on this process may map at most ``cap_mib`` MiB more."""
+    mapped = _status_kib("VmSize") * 1024
+    limit = mapped + int(cap_mib * MIB)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+class NvmlSampler:
+    """Usage: with NvmlSampler(read_used) as sampler: work(); sampler.peak_mib -> peak minus the starting reading.
+
+    ``read_used`` returns the device's used bytes (``nvml_reader(device)`` gives one for a CUDA device); a thread
+    polls it every ``interval`` seconds while the block runs.
+    """
+
+    def __init__(self, read_used, interval: float = 0.001):
+        self.read_used, self.interval = read_used, interval
+        self.start_bytes = self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.peak_bytes = max(self.peak_bytes, self.read_used())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> "NvmlSampler":
+        self.start_bytes = self.peak_bytes = self.read_used()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_bytes = max(self.peak_bytes, self.read_used())
+
+    @property
+    def peak_mib(self) -> float:
+        return (self.peak_bytes - self.start_bytes) / MIB
+
+
+def nvml_reader(device: str | torch.device = "cuda"):
+    """Usage: read = nvml_reader("cuda:0"); read() -> used bytes on that GPU, or None when NVML is not reachable.
+    The NVML handle is found by the device's UUID, so CUDA_VISIBLE_DEVICES reordering cannot mislead it."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        index = torch.device(device).index or 0
+        uuid = str(getattr(torch.cuda.get_device_properties(index), "uuid", ""))
+        handle = None
+        for i in range(pynvml.nvmlDeviceGetCount()):
+            candidate = pynvml.nvmlDeviceGetHandleByIndex(i)
+            name = pynvml.nvmlDeviceGetUUID(candidate)
+            name = name.decode() if isinstance(name, bytes) else name
+            if uuid and name.removeprefix("GPU-") == uuid.removeprefix("GPU-"):
+                handle = candidate
+        handle = handle or pynvml.nvmlDeviceGetHandleByIndex(index)
+        return lambda: int(pynvml.nvmlDeviceGetMemoryInfo(handle).used)
+    except Exception:  # pynvml missing, no driver, NVML refusing: the NVML column is simply absent
+        return None
+
+
+def cuda_peak_mib(fn, device: str | torch.device = "cuda", read_used=None) -> dict:
+    """Usage: cuda_peak_mib(step, "cuda") -> {"peak_memory": MiB, "reserved_memory": MiB, "nvml_memory": MiB|None}."""
+    gc.collect()
+    torch.cuda.synchronize(device)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats(device)
+    allocated, reserved = torch.cuda.memory_allocated(device), torch.cuda.memory_reserved(device)
+    read_used = read_used or nvml_reader(device)
+    sampler = NvmlSampler(read_used) if read_used is not None else None
+    with sampler if sampler is not None else contextlib.nullcontext():
+        fn()
+        torch.cuda.synchronize(device)
+    return {"peak_memory": (torch.cuda.max_memory_allocated(device) - allocated) / MIB,
+            "reserved_memory": (torch.cuda.max_memory_reserved(device) - reserved) / MIB,
+            "nvml_memory": sampler.peak_mib if sampler is not None else None}
+

@@ -24,6 +24,8 @@ import torch
 from models.attention import AttentionUnavailable, AttentionUnsupported, get_attention, get_spec
 
 from .memory import fresh_process_env, peak_rss_mib
+from .profile_run import failure
+from .timing import summarise
 
 DEFAULT_VARIANTS = ["linrec_official", "linrec", "linrec_causal", "dot", "sdpa"]
 BASELINE = "linrec_official"
@@ -76,12 +78,6 @@ def make_step(cell: Cell, seed: int = 0):
     return step
 
 
-def summarise(seconds: list[float]) -> dict:
-    ms = np.asarray(seconds) * 1e3
-    return {"median": float(np.median(ms)), "p20": float(np.percentile(ms, 20)), "p80": float(np.percentile(ms, 80)),
-            "n": len(ms)}
-
-
 def time_side_by_side(cells, repeats=9, warmup=2, max_seconds=30.0, min_repeats=3, progress=None) -> dict:
     """Usage: time_side_by_side(cells) -> {cell: {"median", "p20", "p80", "n"} or {"status", "message"}}."""
     steps, results = {}, {}
@@ -105,14 +101,8 @@ def time_side_by_side(cells, repeats=9, warmup=2, max_seconds=30.0, min_repeats=
             spent[cell].append(time.perf_counter() - start)
         if progress:
             progress.update(1)
-    results.update({cell: summarise(t) for cell, t in spent.items()})
+    results.update({cell: summarise([s * 1e3 for s in t]) for cell, t in spent.items()})
     return results
-
-
-def failure(err: BaseException) -> dict:
-    status = {AttentionUnavailable: "unavailable", AttentionUnsupported: "unsupported", MemoryError: "oom"}
-    kind = next((s for cls, s in status.items() if isinstance(err, cls)), "error")
-    return {"status": kind, "message": str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}
 
 
 def memory_in_subprocess(cell: Cell, timeout: float = 600) -> dict:

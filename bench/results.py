@@ -5,6 +5,7 @@ Usage:
     write_json(run_dir / "config.json", {...}); write_json(run_dir / "env.json", environment())
     append_rows(run_dir / "rows.jsonl", [row, ...])   # one JSON object per line, flushed and fsynced
     rows = read_rows(run_dir / "rows.jsonl")          # a torn last line is skipped with a warning
+    frame = load_runs("results/a", "results/b")       # one pandas DataFrame, several runs merged, run_id column
 """
 from __future__ import annotations
 
@@ -69,6 +70,60 @@ def read_rows(path: Path) -> list[dict]:
         except json.JSONDecodeError:
             warnings.warn(f"{path}:{number}: skipped an incomplete or corrupt row", stacklevel=2)
     return rows
+
+
+def repair_rows(path: Path) -> set[str]:
+    """Usage: done = repair_rows(run_dir / "rows.jsonl") -> ids of the cells whose rows are all there.
+
+    For results written a cell at a time, each row carrying ``cell`` and ``cell_rows`` (how many rows its cell
+    wrote). A torn line, or a cell with fewer rows than it announced (a kill during the write), is dropped with a
+    warning and the file is rewritten atomically, so resuming redoes that cell and never duplicates a row.
+    """
+    path = Path(path)
+    if not path.exists():
+        return set()
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_rows(path)
+    counts: dict[str, int] = {}
+    announced: dict[str, set] = {}
+    for row in rows:
+        counts[row.get("cell")] = counts.get(row.get("cell"), 0) + 1
+        announced.setdefault(row.get("cell"), set()).add(row.get("cell_rows"))
+    complete = {cell for cell, n in counts.items() if cell is not None and announced[cell] == {n}}
+    kept = [row for row in rows if row.get("cell") in complete]
+    if len(kept) != len(lines):
+        broken = sorted(set(counts) - complete - {None})
+        if broken:
+            warnings.warn(f"{path}: dropped the incomplete rows of {len(broken)} cell(s), which will be measured "
+                          f"again: {', '.join(map(str, broken))}", stacklevel=2)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in kept), encoding="utf-8")
+        os.replace(tmp, path)
+    return complete
+
+
+def load_runs(*run_dirs: str | Path, bench: str | None = None):
+    """Usage: load_runs("results/cpu-sweep", "results/gpu-sweep", bench="profile") -> pandas DataFrame of every
+    row of every run (torn lines skipped with a warning), each with its run_id; a missing folder is an error."""
+    import pandas as pd
+
+    rows = []
+    for run_dir in run_dirs:
+        path = Path(run_dir) / "rows.jsonl"
+        if not path.is_file():
+            raise FileNotFoundError(f"{run_dir}: no rows.jsonl (not a results run folder)")
+        rows += [{"run_id": Path(run_dir).name, **row} for row in read_rows(path)]
+    frame = pd.DataFrame(rows)
+    if bench is not None and not frame.empty:
+        frame = frame[frame.get("bench") == bench].reset_index(drop=True)
+    return frame
+
+
+def device_name(device: str) -> str:
+    """Usage: device_name("cpu") -> the CPU model; device_name("cuda") -> the GPU's name."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(torch.device(device))
+    return _cpu_model()
 
 
 def _cpu_model() -> str:

@@ -1,0 +1,186 @@
+"""``python -m bench profile``: time and peak memory of attention variants (or whole models) across lengths.
+
+Usage:
+    python -m bench profile --attention dot sdpa linrec linrec_causal --lengths 64 128 256 512 1024 2048 4096 8192 \\
+        --level attention --mode fwd fwdbwd infer --device cpu
+    python -m bench profile --attention linrec --lengths 512                      # one cell is a first-class use
+    python -m bench profile --level model --model sasrec --attention dot linrec --lengths 200 2048 --batch 8
+    python -m bench profile ... --run-dir results/my-sweep                         # the same command again resumes
+
+Rows go to ``<run dir>/rows.jsonl`` as each cell finishes (one measured value per row; see bench/profile_run.py),
+with env.json and config.json beside them. Re-running the same command into the same folder skips finished cells;
+a folder made by a different command is refused. Every argument is checked before the first measurement.
+"""
+from __future__ import annotations
+
+import argparse
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+from .cli import non_negative_int, positive_float, positive_int
+from .profile_cells import CAUSAL_CHOICES, LEVELS, MODELS, MODES, GridSpec, make_grid
+
+DEFAULT_TOKENS = 8192
+
+
+def add_profile_command(commands) -> None:
+    cmd = commands.add_parser("profile", help="time and peak memory per attention (or model) and length",
+                              description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = cmd.add_argument_group("what to measure")
+    what.add_argument("--attention", "--variants", nargs="+", required=True, metavar="NAME", dest="variants",
+                      help="attention names (python -m bench list shows them)")
+    what.add_argument("--lengths", nargs="+", type=positive_int, required=True, metavar="T")
+    what.add_argument("--level", choices=LEVELS, default="attention",
+                      help="one attention call, or a whole model step (default: attention)")
+    what.add_argument("--mode", nargs="+", choices=MODES, default=list(MODES), dest="modes",
+                      help="fwd, fwdbwd (at model level: a full training step), infer (default: all three)")
+    what.add_argument("--causal", choices=CAUSAL_CHOICES, default="auto",
+                      help="auto: non-causal attention, and at model level the model's own choice (default)")
+    what.add_argument("--device", default="auto", help="cpu, cuda, or auto: cuda when there is one (default)")
+    what.add_argument("--dtype", nargs="+", default=["float32"], dest="dtypes",
+                      help="float32/fp32, bfloat16/bf16, float16/fp16 (default: float32)")
+    batch = what.add_mutually_exclusive_group()
+    batch.add_argument("--batch", type=positive_int, help="a fixed batch size at every length")
+    batch.add_argument("--tokens", type=positive_int,
+                       help=f"a token budget: B = tokens // T, the same token work at every length "
+                            f"(default: {DEFAULT_TOKENS} unless --batch is given)")
+    what.add_argument("--heads", type=positive_int, default=8)
+    what.add_argument("--head-dim", type=positive_int, default=16, help="D; the model's hidden size is heads * D")
+    what.add_argument("--model", choices=MODELS, default="sasrec", help="backbone at --level model")
+    what.add_argument("--layers", type=positive_int, default=2, help="Transformer layers at --level model")
+    what.add_argument("--items", type=positive_int, default=3416, help="item count at --level model (ML-1M's)")
+    what.add_argument("--seed", type=non_negative_int, default=0)
+    how = cmd.add_argument_group("how to measure")
+    how.add_argument("--warmup", type=non_negative_int, default=2)
+    how.add_argument("--repeats", type=positive_int, default=10, help="timed calls per cell (upper bound)")
+    how.add_argument("--min-repeats", type=positive_int, default=3)
+    how.add_argument("--max-seconds", type=positive_float, default=20.0,
+                     help="stop timing a cell after this much time once it has --min-repeats calls")
+    how.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
+    how.add_argument("--memory-cap-mib", type=positive_float,
+                     help="CPU: a cell needing more than this is recorded as oom (default: 3/4 of the memory "
+                          "available at start)")
+    how.add_argument("--isolate", action="store_true", help="run every cell in a fresh subprocess")
+    how.add_argument("--timeout", type=positive_float, default=1800.0, help="seconds allowed to one subprocess")
+    how.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's choice)")
+    out = cmd.add_argument_group("where results go")
+    out.add_argument("--run-dir", help="run folder; an existing one made by this same command is resumed")
+    out.add_argument("--results", default="results", help="parent of a new run folder (default: results)")
+    out.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+    cmd.set_defaults(run=run_profile)
+
+
+def grid_from_args(args) -> GridSpec:
+    """Usage: grid_from_args(args) -> GridSpec with the device resolved; nothing is checked here."""
+    import torch
+
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    tokens = None if args.batch is not None else (args.tokens or DEFAULT_TOKENS)
+    return GridSpec(variants=args.variants, lengths=args.lengths, level=args.level, modes=args.modes,
+                    causal=args.causal, dtypes=args.dtypes, device=device, batch=args.batch, tokens=tokens,
+                    heads=args.heads, head_dim=args.head_dim, model=args.model, layers=args.layers,
+                    items=args.items, seed=args.seed)
+
+
+def options_from_args(args):
+    """Usage: options_from_args(args) -> MeasureOptions (the CPU memory cap resolved)."""
+    from .profile_run import MeasureOptions
+
+    cap = args.memory_cap_mib
+    if cap is None:
+        cap = round(0.75 * available_mib()) or None
+    return MeasureOptions(warmup=args.warmup, repeats=args.repeats, min_repeats=args.min_repeats,
+                          max_seconds=args.max_seconds, memory=not args.no_memory, memory_cap_mib=cap,
+                          isolate=args.isolate, timeout=args.timeout, threads=args.threads)
+
+
+def available_mib() -> float:
+    """Usage: available_mib() -> MemAvailable from /proc/meminfo in MiB (0 where it cannot be read)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def command_config(grid: GridSpec, args) -> dict:
+    """What makes a run folder's rows comparable: the grid and the measuring settings as given."""
+    how = ("warmup", "repeats", "min_repeats", "max_seconds", "no_memory", "memory_cap_mib", "isolate", "threads")
+    return {"command": "profile", "grid": asdict(grid), "measure": {k: getattr(args, k) for k in how}}
+
+
+def open_run_dir(args, config: dict) -> Path:
+    """Usage: open_run_dir(args, config) -> the run folder: new, or an existing one made by the same command.
+    A folder whose config.json records a different command is a one-line error naming what differs."""
+    from .results import new_run_dir, read_json, write_json
+
+    if args.run_dir is None:
+        run_dir = new_run_dir(args.results, "profile")
+    else:
+        run_dir = Path(args.run_dir)
+        if (run_dir / "config.json").exists():
+            before = read_json(run_dir / "config.json")
+            mine = {k: before.get(k) for k in config}
+            if mine != config:
+                differ = _differences(mine, config)
+                raise ValueError(f"{run_dir} holds results of a different command (differs in: {differ}); "
+                                 f"use a new --run-dir")
+            return run_dir
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise ValueError(f"{run_dir} exists and is not a profile run folder (no config.json); use a new --run-dir")
+        run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", config)
+    return run_dir
+
+
+def _differences(before: dict, now: dict) -> str:
+    names = []
+    for section in now:
+        old, new = before.get(section), now[section]
+        if isinstance(new, dict) and isinstance(old, dict):
+            names += [key for key in new if old.get(key) != new[key]]
+        elif old != new:
+            names.append(section)
+    return ", ".join(names)
+
+
+def run_profile(args) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from .profile_run import measure_cell
+    from .profile_table import print_run_table
+    from .results import append_rows, environment, repair_rows, write_json
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    grid = grid_from_args(args)
+    cells = make_grid(grid)  # every bad argument fails here, before anything is measured
+    options = options_from_args(args)
+    config = command_config(grid, args)
+    run_dir = open_run_dir(args, config)
+    write_json(run_dir / "config.json", {**config, "resolved": {"memory_cap_mib": options.memory_cap_mib,
+                                                                 "cells": len(cells)}})
+    write_json(run_dir / "env.json", environment())
+    rows_path = run_dir / "rows.jsonl"
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        done = repair_rows(rows_path)
+    todo = [cell for cell in cells if cell.cell_id() not in done]
+    print(f"profile: {len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to run; "
+          f"{grid.device}, {torch.get_num_threads()} threads; results in {run_dir}")
+    with tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell", disable=args.no_progress) as bar:
+        for cell in todo:
+            bar.set_postfix_str(cell.label())
+            rows = measure_cell(cell, options)
+            cell_id = cell.cell_id()
+            append_rows(rows_path, [{"run_id": run_dir.name, "cell": cell_id, "cell_rows": len(rows), **row}
+                                    for row in rows])
+            bar.update(1)
+    print_run_table(run_dir)
+    print(f"\nrows: {rows_path}")
+    return 0

@@ -1,0 +1,142 @@
+"""The work one profiling cell measures, built once with its inputs so that only the work itself is timed.
+
+Usage:
+    step = build_step(cell)      # inputs, module (and optimiser) built here, on cell.device in cell.dtype
+    step()                        # one call of the measured work
+
+Modes at ``level="attention"`` (one attention call on (B, T, H, D) inputs):
+    fwd     forward with autograd recording (inputs require grad), as in training; no backward
+    fwdbwd  forward, then backward to q, k, v (and the variant's own parameters, if it has any)
+    infer   forward under ``torch.inference_mode``
+Modes at ``level="model"`` (SASRec or BERT4Rec on B windows of T random item ids, no padding):
+    fwd     training-mode forward and loss (CE over all items: at the last position for SASRec, as in RecBole;
+            at the masked positions for BERT4Rec)
+    fwdbwd  one whole training step: forward, loss, backward and the Adam update
+    infer   eval-mode full-ranking scores of every item for each window, under ``torch.inference_mode``
+At model level a dtype other than float32 runs under ``torch.autocast`` (parameters and optimiser stay fp32),
+which is how mixed-precision training is done; at attention level the inputs themselves are in that dtype.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from models.attention import AttentionUnavailable, AttentionUnsupported, get_attention, get_spec, unavailable_reason
+from models.backbones import build_model
+
+from .profile_cells import DTYPES, ProfileCell
+from .train import compute_loss
+
+
+def check_runnable(cell: ProfileCell) -> None:
+    """Usage: check_runnable(cell). Raises AttentionUnavailable / AttentionUnsupported with the reason."""
+    reason = unavailable_reason(cell.variant, cell.device)
+    if reason is not None:
+        raise AttentionUnavailable(reason)
+    if cell.causal and not get_spec(cell.variant).causal:
+        raise AttentionUnsupported(f"{cell.variant} cannot run causally (it has no causal form)")
+    if cell.level == "model" and cell.model == "bert4rec" and cell.causal:
+        raise AttentionUnsupported("BERT4Rec is bidirectional: a causal BERT4Rec cell is not a BERT4Rec")
+
+
+def build_step(cell: ProfileCell):
+    """Usage: see module docstring. Raises AttentionUnavailable / AttentionUnsupported / RuntimeError."""
+    check_runnable(cell)
+    torch.manual_seed(cell.seed)
+    if cell.level == "attention":
+        return _attention_step(cell)
+    return _model_step(cell)
+
+
+def _random(shape, generator: torch.Generator, cell: ProfileCell, requires_grad: bool) -> torch.Tensor:
+    tensor = torch.randn(shape, generator=generator).to(device=cell.device, dtype=DTYPES[cell.dtype])
+    return tensor.requires_grad_(requires_grad)
+
+
+def _attention_step(cell: ProfileCell):
+    generator = torch.Generator().manual_seed(cell.seed)
+    attention = get_attention(cell.variant, head_dim=cell.D, max_len=cell.T, seed=cell.seed)
+    attention = attention.to(device=cell.device, dtype=DTYPES[cell.dtype])
+    shape = (cell.B, cell.T, cell.H, cell.D)
+    training = cell.mode != "infer"
+    q, k, v = (_random(shape, generator, cell, training) for _ in range(3))  # (B, T, H, D) each
+
+    if cell.mode == "infer":
+        def step():
+            with torch.inference_mode():
+                attention(q, k, v, causal=cell.causal)
+        return step
+
+    if cell.mode == "fwd":
+        def step():
+            attention(q, k, v, causal=cell.causal)  # the graph is recorded, then freed with the output
+        return step
+
+    grad_out = _random(shape, generator, cell, False)
+    wrt = (q, k, v, *(p for p in attention.parameters() if p.requires_grad))
+
+    def step():
+        out = attention(q, k, v, causal=cell.causal)
+        torch.autograd.grad(out, wrt, grad_out)
+    return step
+
+
+def _model_batch(cell: ProfileCell, model, generator: torch.Generator) -> dict:
+    """Random full-length windows: (B, T) item ids in 1..items, with the targets the model's objective needs."""
+    item_seq = torch.randint(1, cell.items + 1, (cell.B, cell.T), generator=generator)
+    lengths = torch.full((cell.B,), cell.T)
+    if cell.model == "sasrec":
+        batch = {"item_seq": item_seq, "lengths": lengths,
+                 "target": torch.randint(1, cell.items + 1, (cell.B,), generator=generator)}
+    else:
+        masked = torch.rand(item_seq.shape, generator=generator) < model.mask_ratio
+        masked[:, -1] = True  # every window has a target, as the trainer guarantees
+        batch = {"item_seq": torch.where(masked, model.mask_token, item_seq), "lengths": lengths,
+                 "target": torch.where(masked, item_seq, 0)}
+    return {key: value.to(cell.device) for key, value in batch.items()}
+
+
+def _inference_batch(cell: ProfileCell, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(item_seq, lengths) for ``predict``: BERT4Rec keeps the last slot free for its [MASK]."""
+    item_seq = torch.randint(1, cell.items + 1, (cell.B, cell.T), generator=generator)
+    history = cell.T if cell.model == "sasrec" else cell.T - 1
+    item_seq[:, history:] = 0
+    return item_seq.to(cell.device), torch.full((cell.B,), history, device=cell.device)
+
+
+def _model_step(cell: ProfileCell):
+    generator = torch.Generator().manual_seed(cell.seed)
+    options = {"causal": cell.causal} if cell.model == "sasrec" else {}
+    model = build_model(cell.model, num_items=cell.items, attention=cell.variant, max_len=cell.T, hidden=cell.d,
+                        heads=cell.H, inner=4 * cell.d, layers=cell.layers, seed=cell.seed, **options).to(cell.device)
+    dtype = DTYPES[cell.dtype]
+    autocast = (torch.autocast(cell.device, dtype=dtype) if dtype != torch.float32 else contextlib.nullcontext())
+    objective = "last" if cell.model == "sasrec" else "cloze"
+
+    if cell.mode == "infer":
+        model.eval()
+        item_seq, lengths = _inference_batch(cell, generator)
+
+        def step():
+            with torch.inference_mode(), autocast:
+                model.predict(item_seq, lengths)
+        return step
+
+    model.train()
+    batch = _model_batch(cell, model, generator)
+    if cell.mode == "fwd":
+        def step():
+            with autocast:
+                compute_loss(model, batch, objective, "ce", generator)
+        return step
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with autocast:
+            loss = compute_loss(model, batch, objective, "ce", generator)
+        loss.backward()
+        optimizer.step()
+    return step

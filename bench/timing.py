@@ -1,0 +1,62 @@
+"""Wall-clock timing of one step: warm-up, repeated calls, median with p20/p80 and n.
+
+Usage:
+    stats = time_step(step, device="cpu", warmup=2, repeats=10, max_seconds=20.0)
+    stats -> {"median": ms, "p20": ms, "p80": ms, "min": ms, "mean": ms, "n": calls}
+
+Method: the step's inputs are built by the caller before this is called, so only the step is timed. ``warmup``
+untimed calls first (first-call allocations, kernel selection, lazy initialisation). Then calls are timed one at a
+time until ``repeats`` calls, or until at least ``min_repeats`` calls took more than ``max_seconds`` together, so a
+slow cell keeps a bounded cost. On CUDA each call is bracketed by CUDA events after a synchronisation, and the
+event pair is synchronised before it is read: the time is the GPU's, not the launch queue's. On CPU it is
+``time.perf_counter`` around the call.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+TIME_STATS = ("median", "p20", "p80", "min", "mean")
+
+
+def summarise(milliseconds) -> dict:
+    """Usage: summarise([1.0, 2.0, 3.0]) -> {"median": 2.0, "p20": ..., "p80": ..., "min": 1.0, "mean": 2.0, "n": 3}."""
+    ms = np.asarray(milliseconds, dtype=float)
+    if ms.size == 0:
+        raise ValueError("no timed calls to summarise")
+    return {"median": float(np.median(ms)), "p20": float(np.percentile(ms, 20)), "p80": float(np.percentile(ms, 80)),
+            "min": float(ms.min()), "mean": float(ms.mean()), "n": int(ms.size)}
+
+
+def _cpu_call_ms(step) -> float:
+    start = time.perf_counter()
+    step()
+    return (time.perf_counter() - start) * 1e3
+
+
+def _cuda_call_ms(step) -> float:
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda.synchronize()
+    start.record()
+    step()
+    end.record()
+    end.synchronize()
+    return float(start.elapsed_time(end))
+
+
+def time_step(step, device: str = "cpu", warmup: int = 2, repeats: int = 10, max_seconds: float = 20.0,
+              min_repeats: int = 3) -> dict:
+    """Usage: see module docstring. ``step`` is a no-argument callable that runs the work once."""
+    if repeats < 1 or warmup < 0 or min_repeats < 1:
+        raise ValueError(f"need repeats >= 1, warmup >= 0 and min_repeats >= 1, got {repeats}, {warmup}, {min_repeats}")
+    call = _cuda_call_ms if torch.device(device).type == "cuda" else _cpu_call_ms
+    for _ in range(warmup):
+        step()
+    times: list[float] = []
+    while len(times) < repeats:
+        times.append(call(step))
+        if len(times) >= min(min_repeats, repeats) and sum(times) > max_seconds * 1e3:
+            break  # a slow cell stops here with its n; the statistics say how many calls they rest on
+    return summarise(times)
