@@ -14,6 +14,7 @@ a folder made by a different command is refused. Every argument is checked befor
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -47,7 +48,9 @@ def add_profile_command(commands) -> None:
                        help=f"a token budget: B = tokens // T, the same token work at every length "
                             f"(default: {DEFAULT_TOKENS} unless --batch is given)")
     what.add_argument("--heads", type=positive_int, default=8)
-    what.add_argument("--head-dim", type=positive_int, default=16, help="D; the model's hidden size is heads * D")
+    size = what.add_mutually_exclusive_group()
+    size.add_argument("--head-dim", type=positive_int, help="D (default 16); the hidden size d is heads * D")
+    size.add_argument("--hidden", type=positive_int, metavar="d", help="the hidden size d instead: D = d / heads")
     what.add_argument("--model", choices=MODELS, default="sasrec", help="backbone at --level model")
     what.add_argument("--layers", type=positive_int, default=2, help="Transformer layers at --level model")
     what.add_argument("--items", type=positive_int, default=3416, help="item count at --level model (ML-1M's)")
@@ -78,9 +81,14 @@ def grid_from_args(args) -> GridSpec:
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     tokens = None if args.batch is not None else (args.tokens or DEFAULT_TOKENS)
+    head_dim = args.head_dim or 16
+    if args.hidden is not None:
+        if args.hidden % args.heads:
+            raise ValueError(f"--hidden {args.hidden} is not divisible by --heads {args.heads}")
+        head_dim = args.hidden // args.heads
     return GridSpec(variants=args.variants, lengths=args.lengths, level=args.level, modes=args.modes,
                     causal=args.causal, dtypes=args.dtypes, device=device, batch=args.batch, tokens=tokens,
-                    heads=args.heads, head_dim=args.head_dim, model=args.model, layers=args.layers,
+                    heads=args.heads, head_dim=head_dim, model=args.model, layers=args.layers,
                     items=args.items, seed=args.seed)
 
 
@@ -148,6 +156,25 @@ def _differences(before: dict, now: dict) -> str:
     return ", ".join(names)
 
 
+MACHINE_KEYS = ("hostname", "cpu", "gpu", "torch", "cuda", "xformers")
+
+
+def check_same_machine(run_dir: Path, env: dict, resuming: bool) -> None:
+    """Usage: check_same_machine(run_dir, environment(), resuming=True). A run is resumed only where it was started
+    (same host, CPU, GPU, torch, CUDA and xformers), so its rows stay comparable; env.json is written otherwise."""
+    from .results import read_json, write_json
+
+    path = run_dir / "env.json"
+    if resuming and path.exists():
+        before = read_json(path)
+        differ = [key for key in MACHINE_KEYS if before.get(key) != env.get(key)]
+        if differ:
+            raise ValueError(f"{run_dir} was measured on another machine or software (differs in: "
+                             f"{', '.join(differ)}); resume it there, or use a new --run-dir")
+        return
+    write_json(path, env)
+
+
 def run_profile(args) -> int:
     import torch
     from tqdm import tqdm
@@ -165,11 +192,13 @@ def run_profile(args) -> int:
     run_dir = open_run_dir(args, config)
     write_json(run_dir / "config.json", {**config, "resolved": {"memory_cap_mib": options.memory_cap_mib,
                                                                  "cells": len(cells)}})
-    write_json(run_dir / "env.json", environment())
     rows_path = run_dir / "rows.jsonl"
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         done = repair_rows(rows_path)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    check_same_machine(run_dir, environment(), resuming=bool(done))
     todo = [cell for cell in cells if cell.cell_id() not in done]
     print(f"profile: {len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to run; "
           f"{grid.device}, {torch.get_num_threads()} threads; results in {run_dir}")

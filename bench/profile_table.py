@@ -85,15 +85,14 @@ def analysis_tables(frame: pd.DataFrame) -> str:
         if fits.empty:
             continue
         fits = fits.assign(fit=[f"{e:.2f} (r2 {r:.3f})" for e, r in zip(fits["exponent"], fits["r2"])],
-                           block=fits["mode"] + np.where(fits["causal"].astype(bool), " causal", ""))
+                           block=_block_labels(fits))
         table = fits.pivot_table(index="variant", columns="block", values="fit", aggfunc="first", sort=False)
         parts.append(f"\nscaling exponent of {label} per sequence in T (value / B ~ T^b):\n{table.to_string()}")
     baselines = tuple(b for b in ("dot", "sdpa") if b in set(frame["variant"]))
     if baselines:
         cross = crossovers(frame, baselines=baselines)
         cross = cross.assign(text=[_crossover_text(row) for _, row in cross.iterrows()],
-                             block=cross["mode"] + np.where(cross["causal"].astype(bool), " causal", "")
-                             + " vs " + cross["baseline"])
+                             block=_block_labels(cross) + " vs " + cross["baseline"])
         table = cross.pivot_table(index="variant", columns="block", values="text", aggfunc="first", sort=False)
         parts.append(f"\nfaster than the baseline from T = (interpolated crossover; ratio at the longest T):\n"
                      f"{table.to_string()}")
@@ -105,3 +104,12 @@ def _crossover_text(row: pd.Series) -> str:
     if row["status"] == "crosses":
         return f"{row['crossover_T']:g} (~{row['crossover_estimate']:.0f}; {ratio})"
     return f"{row['status']} ({ratio})"
+
+
+def _block_labels(frame: pd.DataFrame) -> pd.Series:
+    """"fwdbwd causal", plus level/model, dtype and device where a run mixes them, so no two blocks share a label."""
+    label = frame["mode"] + np.where(frame["causal"].astype(bool), " causal", "")
+    for column in ("level", "model", "dtype", "device", "run_id"):
+        if column in frame and frame[column].astype(str).nunique() > 1:
+            label = label + " " + frame[column].astype(str)
+    return label

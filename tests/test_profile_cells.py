@@ -61,6 +61,8 @@ BAD_INPUTS = {
     "zero-batch": (["--batch", "0"], "expected a positive integer"),
     "batch-and-tokens": (["--batch", "2", "--tokens", "64"], "not allowed with argument"),
     "unknown-mode": (["--mode", "train"], "invalid choice: 'train'"),
+    "hidden-not-divisible": (["--hidden", "100", "--heads", "8"], "--hidden 100 is not divisible by --heads 8"),
+    "hidden-and-head-dim": (["--hidden", "64", "--head-dim", "8"], "not allowed with argument"),
 }
 
 

@@ -107,9 +107,21 @@ def test_load_runs_merges_runs(tmp_path):
 
 def test_model_level_command(tmp_path, capsys):
     code = main(["profile", "--level", "model", "--model", "bert4rec", "--attention", "linrec", "--lengths", "8",
-                 "--batch", "2", "--heads", "2", "--head-dim", "4", "--layers", "1", "--items", "30",
+                 "--batch", "2", "--heads", "2", "--hidden", "8", "--layers", "1", "--items", "30",
                  "--mode", "fwdbwd", "--run-dir", str(tmp_path / "m"), *QUICK])
     assert code == 0
     rows = read_rows(tmp_path / "m" / "rows.jsonl")
     assert {r["model"] for r in rows} == {"bert4rec"} and {r["status"] for r in rows} == {"ok"}
+    assert {(r["d"], r["H"], r["D"], r["layers"], r["items"]) for r in rows} == {(8, 2, 4, 1, 30)}
     assert "model bert4rec, fwdbwd, float32, cpu" in capsys.readouterr().out
+
+
+def test_resume_on_another_machine_is_refused(tmp_path, capsys):
+    assert profile(tmp_path / "run") == 0
+    env_path = tmp_path / "run" / "env.json"
+    env = json.loads(env_path.read_text())
+    env_path.write_text(json.dumps({**env, "hostname": "elsewhere", "torch": "1.0"}))
+    rows = (tmp_path / "run" / "rows.jsonl").read_text()
+    assert profile(tmp_path / "run") == 2
+    assert "measured on another machine or software (differs in: hostname, torch)" in capsys.readouterr().err
+    assert (tmp_path / "run" / "rows.jsonl").read_text() == rows
