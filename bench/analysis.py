@@ -25,8 +25,8 @@ SCALING_KEY = ("run_id", "level", "model", "mode", "variant", "options", "causal
                "batch_policy", "batch", "H", "D")
 # Same cell except the variant; T and B are matched per length on top of this.
 PAIR_KEY = ("run_id", "level", "model", "mode", "causal", "device", "dtype", "batch_policy", "H", "D")
-# A baseline failing this way at a length where the variant runs is a loss for the baseline. Other failures
-# (unsupported, unavailable, error, skipped) say nothing about speed, so that length is left out.
+# A side failing this way at a length where the other runs loses there. Other failures (unsupported,
+# unavailable, error, skipped) say nothing about speed, so that length is left out.
 BASELINE_LOSSES = ("oom",)
 _LABELS = ("run_id", "level", "model", "mode", "causal", "device", "dtype", "batch_policy", "tokens", "B", "H", "D",
            "options")
@@ -125,7 +125,8 @@ def _faster(pairs: pd.DataFrame) -> pd.DataFrame:
     """Comparable lengths only, with faster = ratio < 1, or the baseline lost (oom) where the variant ran."""
     ok, ok_base = pairs["status"].eq("ok"), pairs["status_base"].eq("ok")
     lost = ok & pairs["status_base"].isin(BASELINE_LOSSES)
-    keep = (ok & ok_base) | lost | (~ok & ok_base)  # the variant failing where the baseline ran is a loss for it
+    variant_lost = pairs["status"].isin(BASELINE_LOSSES) & ok_base  # the same rule, the other way round
+    keep = (ok & ok_base) | lost | variant_lost
     pairs = pairs.assign(faster=(ok & ok_base & (pairs["ratio"] < 1)) | lost, baseline_lost=lost)
     return pairs[keep].sort_values("T")
 
@@ -170,7 +171,8 @@ def crossovers(frame: pd.DataFrame, baselines: tuple[str, ...] = ("dot", "sdpa")
     between the last slower length and crossover_T), status ("always faster" | "crosses" | "never faster" | "no
     common lengths"), ratio_at_max_T (variant / baseline at the longest common length; NaN if either failed
     there), T_max, note. Variant and baseline are compared at the same T and B. A baseline oom where the variant
-    ran counts as the variant faster; the variant failing where the baseline ran counts as slower (both noted).
+    ran counts as the variant faster, a variant oom where the baseline ran as slower (both noted); other failures
+    (unavailable, unsupported, error) leave that length out.
     """
     required = ("variant", "T", "B", "metric", "stat", "status", "value")
     cells = _cells(_prepare(frame, required, "crossovers"), metric, stat)

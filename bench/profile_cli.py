@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .cli import non_negative_int, positive_float, positive_int
-from .profile_cells import CAUSAL_CHOICES, LEVELS, MODELS, MODES, GridSpec, make_grid
+from .profile_cells import CAUSAL_CHOICES, LEVELS, MODELS, MODES, GridSpec, canonical_dtype, make_grid
 
 DEFAULT_TOKENS = 8192
 
@@ -116,9 +116,12 @@ def available_mib() -> float:
 
 
 def command_config(grid: GridSpec, args) -> dict:
-    """What makes a run folder's rows comparable: the grid and the measuring settings as given."""
+    """What makes a run folder's rows comparable: the grid in canonical form (so ``bf16`` and ``bfloat16``, or
+    lengths in another order, are the same command) and the measuring settings as given."""
     how = ("warmup", "repeats", "min_repeats", "max_seconds", "no_memory", "memory_cap_mib", "isolate", "threads")
-    return {"command": "profile", "grid": asdict(grid), "measure": {k: getattr(args, k) for k in how}}
+    canonical = {**asdict(grid), "lengths": sorted(set(grid.lengths)), "variants": sorted(set(grid.variants)),
+                 "modes": sorted(set(grid.modes)), "dtypes": sorted({canonical_dtype(d) for d in grid.dtypes})}
+    return {"command": "profile", "grid": canonical, "measure": {k: getattr(args, k) for k in how}}
 
 
 def open_run_dir(args, config: dict) -> Path:
@@ -171,6 +174,9 @@ def check_same_machine(run_dir: Path, env: dict, resuming: bool) -> None:
         if differ:
             raise ValueError(f"{run_dir} was measured on another machine or software (differs in: "
                              f"{', '.join(differ)}); resume it there, or use a new --run-dir")
+        if before.get("git_commit") != env.get("git_commit"):
+            print(f"note: resuming at commit {env.get('git_commit')}, started at {before.get('git_commit')}; "
+                  f"each row records the commit that measured it", file=sys.stderr)
         return
     write_json(path, env)
 
@@ -179,6 +185,7 @@ def run_profile(args) -> int:
     import torch
     from tqdm import tqdm
 
+    from .memory import address_space_cap
     from .profile_run import measure_cell
     from .profile_table import print_run_table
     from .results import append_rows, environment, repair_rows, write_json
@@ -198,17 +205,23 @@ def run_profile(args) -> int:
         done = repair_rows(rows_path)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
-    check_same_machine(run_dir, environment(), resuming=bool(done))
+    env = environment()
+    check_same_machine(run_dir, env, resuming=bool(done))
     todo = [cell for cell in cells if cell.cell_id() not in done]
     print(f"profile: {len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to run; "
           f"{grid.device}, {torch.get_num_threads()} threads; results in {run_dir}")
-    with tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell", disable=args.no_progress) as bar:
+    if grid.device == "cuda" and args.memory_cap_mib:
+        print("note: --memory-cap-mib applies to CPU cells; on CUDA the device's own memory is the limit")
+    cap = options.memory_cap_mib if grid.device == "cpu" else None
+    commit = env["git_commit"]
+    with tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell", disable=args.no_progress) as bar, \
+            address_space_cap(cap):  # cells timed in this process obey the cap too
         for cell in todo:
             bar.set_postfix_str(cell.label())
             rows = measure_cell(cell, options)
             cell_id = cell.cell_id()
-            append_rows(rows_path, [{"run_id": run_dir.name, "cell": cell_id, "cell_rows": len(rows), **row}
-                                    for row in rows])
+            append_rows(rows_path, [{"run_id": run_dir.name, "cell": cell_id, "cell_rows": len(rows),
+                                     "git_commit": commit, **row} for row in rows])
             bar.update(1)
     print_run_table(run_dir)
     print(f"\nrows: {rows_path}")

@@ -89,7 +89,7 @@ def memory_here(cell: ProfileCell) -> dict:
             peak, method = peak_rss_mib(step)
             readings = {"peak_memory": peak, "method": method}
         return {**readings, "backend": _backend(cell)}
-    except (AttentionUnavailable, AttentionUnsupported, RuntimeError, MemoryError, ValueError) as err:
+    except Exception as err:  # whatever a variant raises is this cell's row, never the end of the sweep
         return failure(err)
     finally:
         _release(cell.device)
@@ -102,7 +102,7 @@ def time_here(cell: ProfileCell, options: MeasureOptions) -> dict:
         stats = time_step(step, cell.device, options.warmup, options.repeats, options.max_seconds,
                           options.min_repeats)
         return {**stats, "backend": _backend(cell)}
-    except (AttentionUnavailable, AttentionUnsupported, RuntimeError, MemoryError, ValueError) as err:
+    except Exception as err:  # whatever a variant raises is this cell's row, never the end of the sweep
         return failure(err)
     finally:
         _release(cell.device)
@@ -153,7 +153,10 @@ def run_child(kind: str, cell: ProfileCell, options: MeasureOptions) -> dict:
     if done.returncode != 0 or not lines:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return {"status": "error", "message": f"the {kind} subprocess exited with {done.returncode}: {tail}"}
-    return json.loads(lines[-1])
+    try:
+        return json.loads(lines[-1])
+    except json.JSONDecodeError:
+        return {"status": "error", "message": f"the {kind} subprocess printed no result: {lines[-1][:200]}"}
 
 
 def _child_main(kind: str, cell_json: str, options_json: str) -> None:
@@ -181,7 +184,7 @@ def cell_rows(cell: ProfileCell, results: dict) -> list[dict]:
         rows.append({**base, "metric": "time", "status": timing["status"], "message": timing["message"]})
     else:
         rows += [{**base, "metric": "time", "stat": stat, "value": timing[stat], "unit": "ms", "n": timing["n"],
-                  "status": "ok"} for stat in TIME_STATS]
+                  "calls_per_sample": timing.get("calls_per_sample", 1), "status": "ok"} for stat in TIME_STATS]
     if memory is not None and "status" in memory:
         rows.append({**base, "metric": "peak_memory", "status": memory["status"], "message": memory["message"]})
     elif memory is not None:

@@ -37,8 +37,16 @@ def new_run_dir(root: str | Path, kind: str) -> Path:
 
 def write_json(path: Path, data: dict) -> None:
     """Usage: write_json(path, data). Atomic: written to a temporary file, then renamed over ``path``."""
+    _replace_atomically(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file, flush it to disk, then rename it over ``path``: old or new, never half."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 
@@ -96,9 +104,9 @@ def repair_rows(path: Path) -> set[str]:
         if broken:
             warnings.warn(f"{path}: dropped the incomplete rows of {len(broken)} cell(s), which will be measured "
                           f"again: {', '.join(map(str, broken))}", stacklevel=2)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in kept), encoding="utf-8")
-        os.replace(tmp, path)
+        if counts.get(None):
+            warnings.warn(f"{path}: dropped {counts[None]} row(s) that name no cell", stacklevel=2)
+        _replace_atomically(path, "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in kept))
     return complete
 
 
@@ -171,6 +179,7 @@ def environment() -> dict:
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),  # "highest": no TF32 in fp32 matmuls
         "git_commit": _git_commit(),
         "hostname": socket.gethostname(),
         "platform": platform.platform(),

@@ -27,9 +27,9 @@ import pandas as pd
 PEAKS: tuple[tuple[str, str, float | None, float | None, float, float], ...] = (
     (r"h100 pcie", "H100 PCIe", 756, 756, 51, 2.0),
     (r"h100 nvl", "H100 NVL", 835, 835, 60, 3.9),
-    (r"h100", "H100 SXM", 989, 989, 67, 3.35),
+    (r"(?<!g)h100", "H100 SXM", 989, 989, 67, 3.35),
     (r"h200 nvl", "H200 NVL", 835, 835, 60, 4.8),
-    (r"h200", "H200 SXM", 989, 989, 67, 4.8),
+    (r"(?<!g)h200", "H200 SXM", 989, 989, 67, 4.8),  # not GH200 (another memory system)
     (r"a100 sxm4 80gb", "A100 SXM4 80GB", 312, 312, 19.5, 2.039),
     (r"a100 80gb pcie", "A100 80GB PCIe", 312, 312, 19.5, 1.935),
     (r"a100 sxm4 40gb", "A100 SXM4 40GB", 312, 312, 19.5, 1.555),
@@ -60,6 +60,8 @@ def _dtype(dtype: str) -> str:
 
 def _match(device_name: str) -> tuple | None:
     name = re.sub(r"[-_\s]+", " ", str(device_name).lower())
+    if re.search(r"\bmig\b", name):
+        return None  # a MIG slice has a fraction of the device's compute and bandwidth: no datasheet row
     return next((entry for entry in PEAKS if re.search(entry[0], name)), None)
 
 

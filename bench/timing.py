@@ -2,17 +2,20 @@
 
 Usage:
     stats = time_step(step, device="cpu", warmup=2, repeats=10, max_seconds=20.0)
-    stats -> {"median": ms, "p20": ms, "p80": ms, "min": ms, "mean": ms, "n": calls}
+    stats -> {"median": ms, "p20": ms, "p80": ms, "min": ms, "mean": ms, "n": samples, "calls_per_sample": k}
 
 Method: the step's inputs are built by the caller before this is called, so only the step is timed. ``warmup``
 untimed calls first (first-call allocations, kernel selection, lazy initialisation). Then calls are timed one at a
 time until ``repeats`` calls, or until at least ``min_repeats`` calls took more than ``max_seconds`` together, so a
-slow cell keeps a bounded cost. On CUDA each call is bracketed by CUDA events after a synchronisation, and the
-event pair is synchronised before it is read: the time is the GPU's, not the launch queue's. On CPU it is
-``time.perf_counter`` around the call.
+slow cell keeps a bounded cost. On CPU a sample is ``time.perf_counter`` around one call. On CUDA a sample is a
+pair of CUDA events around ``calls_per_sample`` back-to-back calls after a synchronisation, read once the end
+event has completed, divided by the number of calls: the time is the GPU's, not the launch queue's, and a call
+shorter than a millisecond is repeated within the sample (calibrated on one call, at most 100) so the
+synchronisation gap between samples does not count as the kernel's time. Statistics are per call.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -36,14 +39,25 @@ def _cpu_call_ms(step) -> float:
     return (time.perf_counter() - start) * 1e3
 
 
-def _cuda_call_ms(step) -> float:
+MIN_SAMPLE_MS = 1.0
+MAX_CALLS_PER_SAMPLE = 100
+
+
+def _cuda_sample_ms(step, calls: int = 1) -> float:
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     torch.cuda.synchronize()
     start.record()
-    step()
+    for _ in range(calls):
+        step()
     end.record()
     end.synchronize()
-    return float(start.elapsed_time(end))
+    return float(start.elapsed_time(end)) / calls
+
+
+def _cuda_calls_per_sample(step) -> int:
+    """Back-to-back calls per CUDA sample: enough for about a millisecond of GPU time, from one timed call."""
+    once = _cuda_sample_ms(step)
+    return int(min(MAX_CALLS_PER_SAMPLE, max(1, math.ceil(MIN_SAMPLE_MS / max(once, 1e-6)))))
 
 
 def time_step(step, device: str = "cpu", warmup: int = 2, repeats: int = 10, max_seconds: float = 20.0,
@@ -51,12 +65,17 @@ def time_step(step, device: str = "cpu", warmup: int = 2, repeats: int = 10, max
     """Usage: see module docstring. ``step`` is a no-argument callable that runs the work once."""
     if repeats < 1 or warmup < 0 or min_repeats < 1:
         raise ValueError(f"need repeats >= 1, warmup >= 0 and min_repeats >= 1, got {repeats}, {warmup}, {min_repeats}")
-    call = _cuda_call_ms if torch.device(device).type == "cuda" else _cpu_call_ms
     for _ in range(warmup):
         step()
+    calls = 1
+    if torch.device(device).type == "cuda":
+        calls = _cuda_calls_per_sample(step)
+        sample = lambda: _cuda_sample_ms(step, calls)  # noqa: E731
+    else:
+        sample = lambda: _cpu_call_ms(step)  # noqa: E731
     times: list[float] = []
     while len(times) < repeats:
-        times.append(call(step))
-        if len(times) >= min(min_repeats, repeats) and sum(times) > max_seconds * 1e3:
-            break  # a slow cell stops here with its n; the statistics say how many calls they rest on
-    return summarise(times)
+        times.append(sample())
+        if len(times) >= min(min_repeats, repeats) and sum(times) * calls > max_seconds * 1e3:
+            break  # a slow cell stops here with its n; the statistics say how many samples they rest on
+    return {**summarise(times), "calls_per_sample": calls}

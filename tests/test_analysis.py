@@ -125,6 +125,15 @@ def test_unsupported_baseline_length_is_left_out_and_variant_oom_is_slower():
     assert row["note"] == "variant oom at T>=64"
 
 
+@pytest.mark.parametrize("failure", ["unavailable", "unsupported", "error"])
+def test_variant_failure_other_than_oom_says_nothing_about_speed(failure):
+    row = cross({T: 0.5 for T in LENGTHS}, {T: 1.0 for T in LENGTHS}, variant_status={1024: failure})
+    assert (row["status"], row["crossover_T"], row["T_max"]) == ("always faster", 64, 512)
+    everywhere = cross({T: 0.5 for T in LENGTHS}, {T: 1.0 for T in LENGTHS},
+                       variant_status={T: failure for T in LENGTHS})
+    assert everywhere["status"] == "no common lengths"
+
+
 @pytest.mark.parametrize("variant_values, baseline_values, baseline_B", [
     pytest.param({64: 1.0, 128: 1.0}, {256: 1.0, 512: 1.0}, 32, id="disjoint-lengths"),
     pytest.param({64: 1.0, 128: 1.0}, {64: 1.0, 128: 1.0}, 16, id="same-T-other-B"),

@@ -48,6 +48,9 @@ def test_rerun_skips_finished_cells(tmp_path, capsys):
     before = (tmp_path / "run" / "rows.jsonl").read_text()
     assert profile(tmp_path / "run") == 0
     assert "8 finished, 0 to run" in capsys.readouterr().out
+    assert main(["profile", "--attention", "linrec", "dot", "--lengths", "16", "8", "--mode", "infer", "fwd",
+                 "--dtype", "fp32", "--tokens", "64", "--run-dir", str(tmp_path / "run"), *QUICK]) == 0
+    assert "8 finished, 0 to run" in capsys.readouterr().out  # the same command, spelt otherwise
     assert (tmp_path / "run" / "rows.jsonl").read_text() == before
 
 
@@ -73,7 +76,7 @@ def test_resume_after_a_real_kill(tmp_path):
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "bench", "profile", "--attention", "dot", "linrec", "linear_elu",
            "--lengths", "64", "128", "256", "--mode", "fwd", "fwdbwd", "infer", "--tokens", "1024",
-           "--run-dir", str(run_dir), "--no-memory", "--repeats", "2", "--warmup", "1", "--no-progress"]
+           "--run-dir", str(run_dir), "--no-memory", "--repeats", "5", "--warmup", "3", "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows_path = run_dir / "rows.jsonl"
@@ -125,3 +128,24 @@ def test_resume_on_another_machine_is_refused(tmp_path, capsys):
     assert profile(tmp_path / "run") == 2
     assert "measured on another machine or software (differs in: hostname, torch)" in capsys.readouterr().err
     assert (tmp_path / "run" / "rows.jsonl").read_text() == rows
+
+
+def test_memory_cap_holds_in_this_process_without_a_memory_pass(tmp_path):
+    import resource
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    code = main(["profile", "--attention", "dot", "--lengths", "1024", "--batch", "4", "--mode", "fwdbwd",
+                 "--memory-cap-mib", "20", "--run-dir", str(tmp_path / "run"), *QUICK])
+    assert code == 0
+    row, = read_rows(tmp_path / "run" / "rows.jsonl")
+    assert (row["metric"], row["status"]) == ("time", "oom") and "can't allocate memory" in row["message"]
+    assert resource.getrlimit(resource.RLIMIT_AS) == before  # the cap is lifted when the sweep ends
+
+
+def test_a_sweep_where_every_cell_fails_still_reports(tmp_path, capsys):
+    code = main(["profile", "--attention", "linformer", "xformers", "--causal", "on", "--lengths", "8", "16",
+                 "--mode", "fwd", "--tokens", "64", "--run-dir", str(tmp_path / "run"), *QUICK])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "unsupported" in out and "failed cells:" in out
+    assert {r["status"] for r in read_rows(tmp_path / "run" / "rows.jsonl")} <= {"unsupported", "unavailable"}

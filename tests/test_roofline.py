@@ -33,6 +33,8 @@ def test_device_peaks_known(name, dtype, tflops, tbs):
     pytest.param("NVIDIA L40S", "bfloat16", id="l40s-is-not-l4"),
     pytest.param("NVIDIA A10G", "bfloat16", id="a10g-no-datasheet"),
     pytest.param("AMD EPYC 7763 64-Core Processor", "float32", id="cpu"),
+    pytest.param("NVIDIA GH200 480GB", "bfloat16", id="gh200-is-not-h200"),
+    pytest.param("NVIDIA H100 80GB HBM3 MIG 1g.10gb", "bfloat16", id="mig-slice"),
 ])
 def test_device_peaks_none(name, dtype):
     assert device_peaks(name, dtype) is None
