@@ -31,11 +31,24 @@ def last_backend() -> str | None:
     return _last["backend"]
 
 
+_choices: dict[tuple, str] = {}
+
+
 def _dispatcher_choice(qh, kh, vh, attn_mask, is_causal) -> str:
-    try:
-        return _BACKEND_NAMES.get(int(torch._fused_sdp_choice(qh, kh, vh, attn_mask, 0.0, is_causal)), "unknown")
-    except (AttributeError, RuntimeError):  # private API: absent or refusing in some builds
-        return "unknown"
+    """The backend torch picks for these inputs, asked once per input signature: the dispatcher's choice depends
+    only on shapes, strides, dtype, device, the mask's presence and the active backend settings, and asking on
+    every call would add its cost to the very kernel being timed."""
+    flags = tuple(getattr(torch.backends.cuda, f"{name}_sdp_enabled")() for name in ("flash", "mem_efficient",
+                                                                                      "math", "cudnn"))
+    key = (*(tuple(x.shape) + tuple(x.stride()) for x in (qh, kh, vh)), qh.dtype, qh.device, qh.requires_grad,
+           None if attn_mask is None else (tuple(attn_mask.shape), attn_mask.dtype), is_causal, flags)
+    if key not in _choices:
+        try:
+            choice = torch._fused_sdp_choice(qh, kh, vh, attn_mask, 0.0, is_causal)
+            _choices[key] = _BACKEND_NAMES.get(int(choice), "unknown")
+        except (AttributeError, RuntimeError):  # private API: absent or refusing in some builds
+            _choices[key] = "unknown"
+    return _choices[key]
 
 
 def sdpa_attention(q, k, v, *, causal: bool = False, key_padding_mask=None, backend: str | None = None):
