@@ -159,12 +159,14 @@ def _differences(before: dict, now: dict) -> str:
     return ", ".join(names)
 
 
-MACHINE_KEYS = ("hostname", "cpu", "gpu", "torch", "cuda", "xformers")
+MACHINE_KEYS = ("cpu", "cpu_count", "gpu", "torch", "cuda", "xformers")  # what the numbers depend on
 
 
 def check_same_machine(run_dir: Path, env: dict, resuming: bool) -> None:
-    """Usage: check_same_machine(run_dir, environment(), resuming=True). A run is resumed only where it was started
-    (same host, CPU, GPU, torch, CUDA and xformers), so its rows stay comparable; env.json is written otherwise."""
+    """Usage: check_same_machine(run_dir, environment(), resuming=True). A run is resumed only on the machine and
+    software it was started with (same CPU model and count, GPU, torch, CUDA and xformers), so its rows stay
+    comparable; another host name or commit is only noted (rows record their commit). env.json is written for a
+    new run."""
     from .results import read_json, write_json
 
     path = run_dir / "env.json"
@@ -174,9 +176,9 @@ def check_same_machine(run_dir: Path, env: dict, resuming: bool) -> None:
         if differ:
             raise ValueError(f"{run_dir} was measured on another machine or software (differs in: "
                              f"{', '.join(differ)}); resume it there, or use a new --run-dir")
-        if before.get("git_commit") != env.get("git_commit"):
-            print(f"note: resuming at commit {env.get('git_commit')}, started at {before.get('git_commit')}; "
-                  f"each row records the commit that measured it", file=sys.stderr)
+        for key, what in (("git_commit", "commit"), ("hostname", "host")):
+            if before.get(key) != env.get(key):
+                print(f"note: resuming on {what} {env.get(key)}, started on {before.get(key)}", file=sys.stderr)
         return
     write_json(path, env)
 

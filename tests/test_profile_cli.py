@@ -123,11 +123,14 @@ def test_resume_on_another_machine_is_refused(tmp_path, capsys):
     assert profile(tmp_path / "run") == 0
     env_path = tmp_path / "run" / "env.json"
     env = json.loads(env_path.read_text())
-    env_path.write_text(json.dumps({**env, "hostname": "elsewhere", "torch": "1.0"}))
+    env_path.write_text(json.dumps({**env, "cpu": "Some Other CPU", "torch": "1.0"}))
     rows = (tmp_path / "run" / "rows.jsonl").read_text()
     assert profile(tmp_path / "run") == 2
-    assert "measured on another machine or software (differs in: hostname, torch)" in capsys.readouterr().err
+    assert "measured on another machine or software (differs in: cpu, torch)" in capsys.readouterr().err
     assert (tmp_path / "run" / "rows.jsonl").read_text() == rows
+    env_path.write_text(json.dumps({**env, "hostname": "elsewhere"}))  # same hardware and software, other host
+    assert profile(tmp_path / "run") == 0
+    assert "note: resuming on host" in capsys.readouterr().err
 
 
 def test_memory_cap_holds_in_this_process_without_a_memory_pass(tmp_path):
