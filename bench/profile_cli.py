@@ -126,8 +126,9 @@ def command_config(grid: GridSpec, args) -> dict:
 
 def open_run_dir(args, config: dict) -> Path:
     """Usage: open_run_dir(args, config) -> the run folder: new, or an existing one made by the same command.
-    A folder whose config.json records a different command is a one-line error naming what differs."""
-    from .results import new_run_dir, read_json, write_json
+    A folder whose config.json records a different command is a one-line error naming what differs. The caller
+    writes config.json (with the resolved settings) right after."""
+    from .results import new_run_dir, read_json
 
     if args.run_dir is None:
         run_dir = new_run_dir(args.results, "profile")
@@ -144,7 +145,6 @@ def open_run_dir(args, config: dict) -> Path:
         if run_dir.exists() and any(run_dir.iterdir()):
             raise ValueError(f"{run_dir} exists and is not a profile run folder (no config.json); use a new --run-dir")
         run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", config)
     return run_dir
 
 
