@@ -12,12 +12,15 @@ whose attention honours masks, or the model would see the item it predicts) and 
 A cell's rows are collected in ``cells/<cell>.partial.jsonl`` while it runs and appended to ``rows.jsonl`` in one
 write when it ends (finished or diverged), so a killed run never leaves half a cell in the results: re-running
 the same command redoes only the cells without a final status row. The best model is saved as a state_dict in
-``checkpoints/<cell>.pt`` and reloaded with ``torch.load(..., weights_only=True)``.
+``checkpoints/<cell>.pt`` and reloaded with ``torch.load(..., weights_only=True)``. After every epoch the whole
+training state goes to ``cells/<cell>.resume.pt`` (bench/train_resume.py), so a killed cell continues after its last
+finished epoch with the same numbers an uninterrupted run gives.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -33,6 +36,7 @@ from models.backbones import build_model
 from .batches import LeaveOneOut, batch_order, make_batch, training_windows
 from .evaluate import check_protocol, evaluate
 from .results import append_rows, read_rows
+from .train_resume import load_resume, remove_resume, restore, resume_path, save_resume
 
 DEFAULT_OBJECTIVE = {"sasrec": "last", "bert4rec": "cloze", "pop": "last"}
 LOSSES = ("ce", "bce")
@@ -158,13 +162,23 @@ def finished_cells(run_dir: Path) -> set[str]:
 
 
 class CellLog:
-    """Usage: log = CellLog(run_dir, base); log.add(metric=..., value=...); log.commit() -> rows.jsonl."""
+    """Usage: log = CellLog(run_dir, base); log.add(metric=..., value=...); log.commit() -> rows.jsonl.
+    ``keep_epochs=E`` keeps the rows of epochs 1..E from an earlier attempt (the cell resumes after epoch E)."""
 
-    def __init__(self, run_dir: Path, base: dict):
+    def __init__(self, run_dir: Path, base: dict, keep_epochs: int = 0):
         self.run_dir, self.base = Path(run_dir), base
         self.partial = self.run_dir / "cells" / f"{base['cell']}.partial.jsonl"
         self.partial.parent.mkdir(parents=True, exist_ok=True)
-        self.partial.unlink(missing_ok=True)  # an earlier attempt killed mid-cell starts over
+        kept = [r for r in read_rows(self.partial) if r.get("epoch", 0) <= keep_epochs] \
+            if keep_epochs and self.partial.exists() else []
+        tmp = self.partial.with_name(self.partial.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        append_rows(tmp, kept)  # an attempt killed mid-cell starts over, or keeps only its resumable epochs
+        os.replace(tmp, self.partial)
+
+    def epochs_logged(self) -> int:
+        """Usage: log.epochs_logged() -> the last epoch with validation rows (0 when none)."""
+        return max((r["epoch"] for r in read_rows(self.partial) if r.get("split") == "valid"), default=0)
 
     def add(self, **row) -> None:
         append_rows(self.partial, [{**self.base, **row}])
@@ -197,7 +211,11 @@ def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None
     base = {"run_id": Path(run_dir).name, "bench": "train", "cell": cell, "dataset": dataset, **asdict(config),
             "attention": config.attention if config.model != "pop" else "none", "causal": model.causal,
             "threads": torch.get_num_threads(), "path": "per-prefix" if config.objective == "last" else "per-window"}
-    log = CellLog(run_dir, base)
+    resume = resume_path(run_dir, cell)
+    state = load_resume(resume, cell) if config.model != "pop" else None
+    log = CellLog(run_dir, base, keep_epochs=state["epoch"] if state else 0)
+    if state and log.epochs_logged() != state["epoch"]:  # the rows of the saved epochs are gone: start over
+        state, log = None, CellLog(run_dir, base)
     evaluation = dict(protocol=config.protocol, exclude_seen=config.exclude_seen, batch_size=config.eval_batch_size,
                       seed=config.seed, device=config.device)
     checkpoint = Path(run_dir) / "checkpoints" / f"{cell}.pt"
@@ -207,7 +225,8 @@ def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None
         best_epoch, epochs_run, status, message = 0, 0, "finished", ""
         torch.save(model.state_dict(), checkpoint)
     else:
-        best_epoch, epochs_run, status, message = fit(model, split, config, log, evaluation, checkpoint, progress)
+        best_epoch, epochs_run, status, message = fit(model, split, config, log, evaluation, checkpoint, progress,
+                                                      state)
     test = {}
     if status != "diverged" or best_epoch > 0:  # a run that diverged before its first validation has no model
         model.load_state_dict(torch.load(checkpoint, weights_only=True))
@@ -215,36 +234,57 @@ def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None
         log.metrics("test", best_epoch, test)
     log.add(split="train", epoch=epochs_run, metric="best_epoch", value=best_epoch)
     log.commit(status, message)
+    remove_resume(resume)
     return {"cell": cell, "status": status, "message": message, "best_epoch": best_epoch, "epochs_run": epochs_run,
             "test": test}
 
 
-def fit(model, split, config, log, evaluation, checkpoint, progress):
-    """Usage: fit(...) -> (best_epoch, epochs_run, status, message). Adam; early stopping on valid NDCG@10."""
+def fit(model, split, config, log, evaluation, checkpoint, progress, state: dict | None = None):
+    """Usage: fit(...) -> (best_epoch, epochs_run, status, message). Adam; early stopping on valid NDCG@10.
+    ``state`` (from load_resume) continues a killed attempt after its last finished epoch."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     samples = training_windows(split, config.objective, config.max_len)
-    best, best_epoch, waited = float("-inf"), 0, 0
-    for epoch in range(1, config.epochs + 1):
+    progress_state = {"best": float("-inf"), "best_epoch": 0, "waited": 0, "stopped": False}
+    best_state, first = None, 1
+    if state:
+        restore(state, model, optimizer, generator)
+        progress_state = {key: state[key] for key in progress_state}
+        best_state, first = state["best_model"], state["epoch"] + 1
+        torch.save(best_state, checkpoint)
+        log.add(split="train", epoch=state["epoch"], metric="resumed", value=state["epoch"])
+        tqdm.write(f"resuming after epoch {state['epoch']}", file=sys.stdout)
+        if progress_state["stopped"]:
+            return progress_state["best_epoch"], state["epoch"], "finished", f"early stop after {state['epoch']} epochs"
+    for epoch in range(first, config.epochs + 1):
         try:
             stats = train_one_epoch(model, optimizer, split, samples, config, generator, progress)
         except TrainingDiverged as err:
             log.add(split="train", epoch=epoch, metric="diverged", value=1)
-            return best_epoch, epoch, "diverged", f"{err} of epoch {epoch}"
+            return progress_state["best_epoch"], epoch, "diverged", f"{err} of epoch {epoch}"
         valid = evaluate(model, split, "valid", **evaluation)
-        log.add(split="train", epoch=epoch, metric="loss", value=stats["loss"], unit=config.loss)
-        log.add(split="train", epoch=epoch, metric="epoch_time", value=stats["seconds"], unit="s")
-        log.add(split="train", epoch=epoch, metric="data_share", value=stats["data_seconds"] / stats["seconds"])
-        log.add(split="train", epoch=epoch, metric="samples", value=stats["samples"])
-        log.metrics("valid", epoch, valid)
-        tqdm.write(f"epoch {epoch}: loss {stats['loss']:.4f}, valid ndcg@10 {valid['ndcg@10']:.4f}, "
-                   f"{stats['seconds']:.1f}s (data {100 * stats['data_seconds'] / stats['seconds']:.1f}%)",
-                   file=sys.stdout)
-        if valid["ndcg@10"] > best:
-            best, best_epoch, waited = valid["ndcg@10"], epoch, 0
-            torch.save(model.state_dict(), checkpoint)
+        log_epoch(log, epoch, stats, valid, config.loss)
+        if valid["ndcg@10"] > progress_state["best"]:
+            progress_state.update(best=valid["ndcg@10"], best_epoch=epoch, waited=0)
+            best_state = {key: value.clone() for key, value in model.state_dict().items()}
+            torch.save(best_state, checkpoint)
         else:
-            waited += 1
-            if waited >= config.patience:
-                return best_epoch, epoch, "finished", f"early stop after {epoch} epochs"
-    return best_epoch, config.epochs, "finished", ""
+            progress_state["waited"] += 1
+            progress_state["stopped"] = progress_state["waited"] >= config.patience
+        save_resume(resume_path(log.run_dir, log.base["cell"]), log.base["cell"], epoch, model, optimizer, generator,
+                    best_state, progress_state)
+        if progress_state["stopped"]:
+            return progress_state["best_epoch"], epoch, "finished", f"early stop after {epoch} epochs"
+    return progress_state["best_epoch"], config.epochs, "finished", ""
+
+
+def log_epoch(log, epoch: int, stats: dict, valid: dict, loss: str) -> None:
+    """Usage: log_epoch(log, epoch, stats, valid, "ce"): the epoch's rows and one console line."""
+    log.add(split="train", epoch=epoch, metric="loss", value=stats["loss"], unit=loss)
+    log.add(split="train", epoch=epoch, metric="epoch_time", value=stats["seconds"], unit="s")
+    log.add(split="train", epoch=epoch, metric="data_share", value=stats["data_seconds"] / stats["seconds"])
+    log.add(split="train", epoch=epoch, metric="samples", value=stats["samples"])
+    log.metrics("valid", epoch, valid)
+    tqdm.write(f"epoch {epoch}: loss {stats['loss']:.4f}, valid ndcg@10 {valid['ndcg@10']:.4f}, "
+               f"{stats['seconds']:.1f}s (data {100 * stats['data_seconds'] / stats['seconds']:.1f}%)",
+               file=sys.stdout)

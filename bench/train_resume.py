@@ -1,0 +1,76 @@
+"""Epoch-level resumption of a training cell: a run killed mid-cell continues after its last finished epoch.
+
+Usage:
+    path = resume_path(run_dir, cell)                      # run_dir/cells/<cell>.resume.pt
+    save_resume(path, cell, epoch, model, optimizer, generator, best_state, progress)  # after every epoch
+    state = load_resume(path, cell)                        # None when there is nothing (usable) to resume
+    restore(state, model, optimizer, generator)            # model, Adam moments and every random stream
+
+The file holds everything the next epoch depends on (weights, optimiser moments, the batch-order generator, the
+global torch random state that drives dropout, the best model so far and the early-stopping counters), so a
+resumed cell gives the same numbers as an uninterrupted one: tests/test_train.py proves it. It is written to a
+temporary file and renamed, so a kill during the write leaves the previous epoch's state, never half a file.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import torch
+
+FORMAT = 1
+
+
+def resume_path(run_dir: Path, cell: str) -> Path:
+    """Usage: resume_path(run_dir, cell) -> run_dir/cells/<cell>.resume.pt."""
+    return Path(run_dir) / "cells" / f"{cell}.resume.pt"
+
+
+def save_resume(path: Path, cell: str, epoch: int, model, optimizer, generator, best_state: dict,
+                progress: dict) -> None:
+    """Usage: save_resume(path, cell, epoch, model, optimizer, generator, best_state, {"best": .., "best_epoch":
+    .., "waited": .., "stopped": ..}). Atomic: old or new state, never half."""
+    state = {"format": FORMAT, "cell": cell, "epoch": epoch, "model": model.state_dict(),
+             "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+             "torch_rng": torch.get_rng_state(), "best_model": best_state, **progress}
+    device = next(model.parameters()).device
+    if device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def load_resume(path: Path, cell: str) -> dict | None:
+    """Usage: load_resume(path, cell) -> the saved state, or None (with a warning when a file was there but
+    unusable: corrupt, another format or another cell's)."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception as err:  # a torn or foreign file: start the cell over rather than fail the run
+        warnings.warn(f"{path}: cannot resume ({type(err).__name__}); the cell starts over", stacklevel=2)
+        return None
+    if not isinstance(state, dict) or state.get("format") != FORMAT or state.get("cell") != cell:
+        warnings.warn(f"{path}: not a resume state of this cell; the cell starts over", stacklevel=2)
+        return None
+    return state
+
+
+def restore(state: dict, model, optimizer, generator) -> None:
+    """Usage: restore(state, model, optimizer, generator). Puts weights, moments and random streams back."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    if "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"], next(model.parameters()).device)
+
+
+def remove_resume(path: Path) -> None:
+    """Usage: remove_resume(path) once the cell's rows are committed."""
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".tmp").unlink(missing_ok=True)
