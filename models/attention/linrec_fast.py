@@ -1,0 +1,113 @@
+"""The fast path of ``linrec``: one autograd Function with an analytic backward, working in a (B, H, T, D) layout
+so every matmul is one batched GEMM without layout copies, and saving only the normalised features, V and the
+(D, D) states (no ELU output, no norms of size (B, T, H, D), no einsum operand copies).
+
+Usage:
+    out = linrec_fast(q, k, v, key_padding_mask=mask)   # == linrec_attention(q, k, v, key_padding_mask=mask)
+
+Maths (per batch b and head h; s = 1/sqrt(D); padded keys and padded queries zeroed):
+    u = ELU(x), n = max(||u||_2, eps) over D, x^ = u / n           (features of q and of k)
+    S = s * K^^T V  (D, D),  out = Q^ S
+Backward, with g the incoming gradient:
+    dQ^ = g S^T,  dS = s * Q^^T g,  dK^ = V dS^T,  dV = K^ dS
+    du = (dx^ - x^ <x^, dx^>) / n where ||u|| > eps, else dx^ / eps      (through the clamped L2 norm)
+    dx = du * (1 + min(u, 0)) with u = x^ n                              (ELU' is 1 above 0 and e^x = u + 1 below)
+Padded query rows of Q^ are zeroed, so their outputs are 0 and they pass nothing to the state; the gradients of
+padded positions are zeroed at the end. The one layout change per input is fused into the normalising division.
+Half precision is computed in float32 (the states are sums over T) and cast back, as linear_core does.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
+
+
+def features(x: torch.Tensor, key_padding_mask, eps: float, length: int | None = None):
+    """Usage: x_hat, norm = features(x, mask, eps). x (B, T, H, D) -> x_hat (B, H, L, D) contiguous with L = length
+    (default T; rows T..L-1 are zero padding for chunking), padded rows zeroed, and norm (B, H, T, 1) =
+    max(||ELU(x)||, eps)."""
+    B, T, H, D = x.shape
+    x_hat = torch.empty(B, H, length or T, D, dtype=x.dtype, device=x.device)
+    real = x_hat[:, :, :T]
+    F.elu_(real.copy_(x.transpose(1, 2)))  # (B, H, T, D) u = ELU(x), in the one buffer this function allocates
+    norm = torch.linalg.vector_norm(real, dim=-1, keepdim=True).clamp_min_(eps)  # (B, H, T, 1)
+    real.div_(norm)
+    x_hat[:, :, T:].zero_()
+    if key_padding_mask is not None:
+        real.masked_fill_(key_padding_mask[:, None, :, None], 0.0)
+    return x_hat, norm
+
+
+def features_backward(x_hat: torch.Tensor, norm: torch.Tensor, grad: torch.Tensor, eps: float,
+                      scratch: torch.Tensor | None = None) -> torch.Tensor:
+    """Usage: dx = features_backward(x_hat, norm, dx_hat, eps[, scratch]), all (B, H, T, .); overwrites ``grad``
+    (and ``scratch``, a dead buffer of x_hat's shape to reuse; without one, one temporary is allocated)."""
+    scratch = torch.mul(x_hat, grad, out=scratch)  # (B, H, T, D)
+    along = scratch.sum(-1, keepdim=True).div_(norm)  # (B, H, T, 1) <x^, dx^> / n
+    along.masked_fill_(norm <= eps, 0.0)  # a clamped norm is a constant: no projection
+    du = grad.div_(norm).addcmul_(x_hat, along, value=-1.0)  # (dx^ - x^ <x^, dx^>) / n
+    below = torch.mul(x_hat, norm, out=scratch).clamp_max_(0.0)  # min(u, 0)
+    return du.addcmul_(du, below)  # du * (1 + min(u, 0))
+
+
+def _heads_copy(x: torch.Tensor) -> torch.Tensor:
+    """Usage: _heads_copy(x) -> a new (B, H, T, D) contiguous copy of (B, T, H, D) ``x``. Always a copy: with H = 1
+    (or T = 1) ``x.transpose(1, 2).contiguous()`` would return ``x`` itself, and writing to it would corrupt the
+    caller's tensor."""
+    return x.transpose(1, 2).clone(memory_format=torch.contiguous_format)
+
+
+class LinRecFunction(torch.autograd.Function):
+    """Usage: LinRecFunction.apply(q, k, v, key_padding_mask, eps) with float32/float64 (B, T, H, D) inputs;
+    returns (B, T, H, D) (a transposed view of a (B, H, T, D) result). Saves q, k, v (in a model, views of the
+    projection output, which the features would cost as much to keep) and the (D, D) states; the backward
+    recomputes the features and orders its work so that at most four (B, H, T, D) buffers live at once."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, key_padding_mask, eps):
+        scale = q.shape[-1] ** -0.5
+        k_hat, _ = features(k, key_padding_mask, eps)  # (B, H, T, D)
+        state = torch.matmul(k_hat.transpose(-1, -2), v.transpose(1, 2)).mul_(scale)  # (B, H, D, D), scaled
+        del k_hat
+        q_hat, _ = features(q, key_padding_mask, eps)
+        out = torch.matmul(q_hat, state)  # (B, H, T, D)
+        ctx.save_for_backward(q, k, v, state)
+        ctx.eps, ctx.scale, ctx.masked = eps, scale, key_padding_mask
+        return out.transpose(1, 2)  # (B, T, H, D)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        q, k, v, state = ctx.saved_tensors
+        eps, mask = ctx.eps, ctx.masked
+        grad = _heads_copy(grad_out)  # (B, H, T, D), our own: it becomes scratch space below
+        q_hat, q_norm = features(q, mask, eps)  # padded query rows zero: they pass nothing to the state
+        grad_state = torch.matmul(q_hat.transpose(-1, -2), grad).mul_(ctx.scale)  # (B, H, D, D)
+        grad_q = torch.matmul(grad, state.transpose(-1, -2))  # dQ^ (B, H, T, D)
+        grad_q = features_backward(q_hat, q_norm, grad_q, eps, scratch=grad)  # grad is dead: reuse it
+        del q_hat, grad
+        k_hat, k_norm = features(k, mask, eps)
+        v_heads = _heads_copy(v)  # (B, H, T, D), our own: scratch space below
+        grad_k = torch.matmul(v_heads, grad_state.transpose(-1, -2))  # dK^
+        grad_k = features_backward(k_hat, k_norm, grad_k, eps, scratch=v_heads)
+        grad_v = torch.matmul(k_hat, grad_state, out=v_heads)  # into the scratch buffer, free again
+        if mask is not None:
+            pad = mask[:, None, :, None]  # (B, 1, T, 1)
+            grad_q.masked_fill_(pad, 0.0)
+            grad_k.masked_fill_(pad, 0.0)
+        return grad_q.transpose(1, 2), grad_k.transpose(1, 2), grad_v.transpose(1, 2), None, None
+
+
+def linrec_fast(q, k, v, key_padding_mask=None, eps: float = 1e-6, *, causal: bool = False,
+                chunk_size: int = 64):
+    """Usage: see module docstring. Inputs are already checked; returns (B, T, H, D) in v's dtype.
+    ``causal=True`` is the chunked prefix-sum form (LinRecCausalFunction, linrec_causal_fast.py)."""
+    out_dtype = v.dtype
+    if out_dtype in (torch.float16, torch.bfloat16):
+        q, k, v = q.float(), k.float(), v.float()
+    if not causal:
+        return LinRecFunction.apply(q, k, v, key_padding_mask, eps).to(out_dtype)
+    from .linrec_causal_fast import LinRecCausalFunction
+
+    return LinRecCausalFunction.apply(q, k, v, key_padding_mask, eps, chunk_size).to(out_dtype)
