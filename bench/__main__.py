@@ -8,6 +8,7 @@ Usage:
     python -m bench train --model sasrec --attention linrec    # train and evaluate one model (see train_cli.py)
     python -m bench train-grid reference-ml100k                # a named grid of training cells, resumable
     python -m bench train-summary results/reference-ml100k     # test metrics over seeds, epochs, time per epoch
+    python -m bench perf [--quick]                             # the LinRec performance claims, side by side
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import sys
 
 from .cli import add_list_command, add_microbench_command
 from .data.cli import add_data_command
+from .perf_cli import add_perf_command
 from .profile_cli import add_profile_command
 from .train_cli import add_train_command, add_train_grid_command
 from .train_summary import add_train_summary_command
@@ -31,6 +33,7 @@ def main(argv=None) -> int:
     add_train_command(commands)
     add_train_grid_command(commands)
     add_train_summary_command(commands)
+    add_perf_command(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -40,13 +40,14 @@ def check_runnable(cell: ProfileCell) -> None:
         raise AttentionUnsupported("BERT4Rec is bidirectional: a causal BERT4Rec cell is not a BERT4Rec")
 
 
-def build_step(cell: ProfileCell):
-    """Usage: see module docstring. Raises AttentionUnavailable / AttentionUnsupported / RuntimeError."""
+def build_step(cell: ProfileCell, model=None):
+    """Usage: see module docstring. Raises AttentionUnavailable / AttentionUnsupported / RuntimeError.
+    ``model`` (model level): step this model (from model_for(cell)) instead of building one."""
     check_runnable(cell)
     torch.manual_seed(cell.seed)
     if cell.level == "attention":
         return _attention_step(cell)
-    return _model_step(cell)
+    return _model_step(cell, model)
 
 
 def _random(shape, generator: torch.Generator, cell: ProfileCell, requires_grad: bool) -> torch.Tensor:
@@ -105,11 +106,16 @@ def _inference_batch(cell: ProfileCell, generator: torch.Generator) -> tuple[tor
     return item_seq.to(cell.device), torch.full((cell.B,), history, device=cell.device)
 
 
-def _model_step(cell: ProfileCell):
-    generator = torch.Generator().manual_seed(cell.seed)
+def model_for(cell: ProfileCell):
+    """Usage: model = model_for(cell) -> the cell's SASRec or BERT4Rec (inner size 4d), on the cell's device."""
     options = {"causal": cell.causal} if cell.model == "sasrec" else {}
-    model = build_model(cell.model, num_items=cell.items, attention=cell.variant, max_len=cell.T, hidden=cell.d,
-                        heads=cell.H, inner=4 * cell.d, layers=cell.layers, seed=cell.seed, **options).to(cell.device)
+    return build_model(cell.model, num_items=cell.items, attention=cell.variant, max_len=cell.T, hidden=cell.d,
+                       heads=cell.H, inner=4 * cell.d, layers=cell.layers, seed=cell.seed, **options).to(cell.device)
+
+
+def _model_step(cell: ProfileCell, model=None):
+    generator = torch.Generator().manual_seed(cell.seed)
+    model = model if model is not None else model_for(cell)
     dtype = DTYPES[cell.dtype]
     autocast = (torch.autocast(cell.device, dtype=dtype) if dtype != torch.float32 else contextlib.nullcontext())
     objective = "last" if cell.model == "sasrec" else "cloze"

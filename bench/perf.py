@@ -1,0 +1,146 @@
+"""``python -m bench perf``: the performance claims about LinRec, measured side by side in one run, in one table.
+
+Usage:
+    python -m bench perf                  # every check (about 6 minutes on 2 CPU cores); rows in results/perf-*/
+    python -m bench perf --quick          # fewer repeats and T up to 8192 for the memory fit (about 3 minutes)
+
+Each check compares two cells measured in this run by the profiling harness (memory in a fresh process, then
+time; see bench/profile_run.py), so the ratios hold on whatever machine runs it. The baseline column is the
+official LinRec formulation where the claim is about LinRec's own speed, and SDPA (PyTorch's fused softmax
+attention) where it is about LinRec against softmax attention. Checks:
+    attention fwd+bwd, H=8, D=16, fp32: linrec at least 2x faster than linrec_official, peak memory at most 0.6x,
+        at T=200 (B=64) and T=4096 (B=8)
+    linrec_causal fwd+bwd at T=4096 (B=8) within 1.5x of linrec's time; its peak memory growing at most as T^1.1
+        between T=1024 and T=16384 (B=2)
+    SASRec training step (d=128, 8 heads, 2 layers, 3416 items, 8192 tokens a batch): linrec no slower than sdpa
+        at T=200 and at least 3x faster at T=2048, with the step broken down into attention, feed-forward, item
+        scoring, optimiser and the rest (bench/perf_breakdown.py)
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from .profile_cells import ProfileCell
+from .profile_run import MeasureOptions, measure_cell
+
+ATTENTION = dict(level="attention", mode="fwdbwd", H=8, D=16, dtype="float32", device="cpu", batch_policy="fixed")
+MODEL = dict(level="model", mode="fwdbwd", H=8, D=16, dtype="float32", device="cpu", batch_policy="tokens",
+             tokens=8192, model="sasrec", layers=2, items=3416)
+
+
+def attention_cell(variant: str, T: int, B: int, causal: bool = False) -> ProfileCell:
+    return ProfileCell(variant=variant, T=T, B=B, causal=causal, **ATTENTION)
+
+
+def model_cell(variant: str, T: int) -> ProfileCell:
+    causal = variant in ("sdpa", "dot")  # SASRec runs a variant causally when it can (models/backbones/sasrec.py)
+    return ProfileCell(variant=variant, T=T, B=max(1, MODEL["tokens"] // T), causal=causal, **MODEL)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One claim: ``ours`` against ``baseline`` on ``metric``; "faster" wants baseline/ours >= bound, "within"
+    wants ours/baseline <= bound."""
+
+    claim: str
+    metric: str  # "time" (median ms) or "peak_memory" (MiB)
+    ours: ProfileCell
+    baseline: ProfileCell
+    kind: str  # "faster" or "within"
+    bound: float
+
+
+def ratio_checks() -> list[Check]:
+    """Usage: ratio_checks() -> the pairwise checks, in the order the table prints them."""
+    checks = []
+    for T, B in ((200, 64), (4096, 8)):
+        ours, official = attention_cell("linrec", T, B), attention_cell("linrec_official", T, B)
+        checks.append(Check(f"linrec fwd+bwd vs official, T={T} B={B}", "time", ours, official, "faster", 2.0))
+        checks.append(Check(f"linrec peak memory vs official, T={T} B={B}", "peak_memory", ours, official,
+                            "within", 0.6))
+    checks.append(Check("linrec_causal fwd+bwd vs linrec, T=4096 B=8", "time",
+                        attention_cell("linrec_causal", 4096, 8, causal=True), attention_cell("linrec", 4096, 8),
+                        "within", 1.5))
+    for T, bound, kind in ((200, 1.0, "faster"), (2048, 3.0, "faster")):
+        checks.append(Check(f"SASRec step with linrec vs sdpa, T={T}", "time", model_cell("linrec", T),
+                            model_cell("sdpa", T), kind, bound))
+    return checks
+
+
+def exponent_cells(quick: bool) -> list[ProfileCell]:
+    lengths = (1024, 2048, 4096, 8192) if quick else (1024, 4096, 16384)
+    return [attention_cell("linrec_causal", T, 2, causal=True) for T in lengths]
+
+
+def context_cells() -> list[ProfileCell]:
+    """Cells measured for the reader, not for a check: the autograd oracle and the official form in the model."""
+    return [attention_cell("linrec_autograd", 200, 64), attention_cell("linrec_autograd", 4096, 8),
+            model_cell("linrec_official", 200), model_cell("linrec_official", 2048)]
+
+
+def value(rows: pd.DataFrame, cell: ProfileCell, metric: str) -> float:
+    """Usage: value(rows, cell, "time") -> the median ms (or peak MiB) of ``cell`` in this run; NaN if failed."""
+    stat = "median" if metric == "time" else "peak"
+    match = rows[(rows["cell"] == cell.cell_id()) & (rows["metric"] == metric) & (rows["status"] == "ok")]
+    match = match[match["stat"] == stat]
+    return float(match["value"].iloc[0]) if len(match) else math.nan
+
+
+def check_table(rows: pd.DataFrame, checks: list[Check], exponent: list[ProfileCell]) -> pd.DataFrame:
+    """Usage: check_table(rows, checks, cells) -> one row per claim: baseline, ours, measured, target, met."""
+    records = []
+    for check in checks:
+        ours, base = value(rows, check.ours, check.metric), value(rows, check.baseline, check.metric)
+        unit = "ms" if check.metric == "time" else "MiB"
+        if check.kind == "faster":
+            measured, met, target = base / ours, base / ours >= check.bound, f">= {check.bound:g}x faster"
+        else:
+            measured, met, target = ours / base, ours / base <= check.bound, f"<= {check.bound:g}x"
+        records.append({"claim": check.claim, "baseline": f"{check.baseline.variant} {base:.4g} {unit}",
+                        "ours": f"{check.ours.variant} {ours:.4g} {unit}", "measured": f"{measured:.2f}x",
+                        "target": target, "met": "yes" if met else "NO"})
+    peaks = [value(rows, cell, "peak_memory") for cell in exponent]
+    slope = _loglog_slope([c.T for c in exponent], peaks)
+    records.append({"claim": f"linrec_causal peak memory growth, T={exponent[0].T}..{exponent[-1].T} B=2",
+                    "baseline": "-", "ours": " / ".join(f"{p:.4g}" for p in peaks) + " MiB",
+                    "measured": f"T^{slope:.2f}", "target": "<= T^1.1", "met": "yes" if slope <= 1.1 else "NO"})
+    return pd.DataFrame(records)
+
+
+def _loglog_slope(lengths, values) -> float:
+    """Least-squares slope of log(value) against log(T); NaN when a value is missing or not positive."""
+    if any(not v > 0 for v in values):
+        return math.nan
+    x = torch.tensor([math.log(T) for T in lengths], dtype=torch.float64)
+    y = torch.tensor([math.log(v) for v in values], dtype=torch.float64)
+    x, y = x - x.mean(), y - y.mean()
+    return float((x * y).sum() / (x * x).sum())
+
+
+def all_cells(checks: list[Check], exponent: list[ProfileCell]) -> list[ProfileCell]:
+    """Usage: all_cells(checks, cells) -> every distinct cell to measure, in a stable order."""
+    cells = [c for check in checks for c in (check.baseline, check.ours)] + exponent + context_cells()
+    return list(dict.fromkeys(cells))
+
+
+def measure_all(cells: list[ProfileCell], options: MeasureOptions, run_id: str, progress: bool) -> list[dict]:
+    """Usage: rows = measure_all(cells, options, run_id, True): profile rows of every cell, with run and cell."""
+    rows = []
+    for cell in tqdm(cells, desc="perf", unit="cell", disable=not progress):
+        rows += [{**row, "run_id": run_id, "cell": cell.cell_id()} for row in measure_cell(cell, options)]
+    return rows
+
+
+def options_for(args: argparse.Namespace) -> MeasureOptions:
+    return MeasureOptions(warmup=2, repeats=5 if args.quick else 10, min_repeats=3,
+                          max_seconds=10.0 if args.quick else 20.0, memory=True)
+
+
+def describe(cell: ProfileCell) -> dict:
+    return {key: value for key, value in asdict(cell).items() if value is not None}

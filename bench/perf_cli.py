@@ -1,0 +1,86 @@
+"""``python -m bench perf``: run the checks of bench/perf.py, write rows, print the claims table and the breakdown.
+
+Usage:
+    python -m bench perf [--quick] [--results results] [--run-dir results/perf-mine] [--no-breakdown]
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from .perf import (check_table, describe, exponent_cells, measure_all, model_cell, options_for, ratio_checks,
+                   all_cells)
+from .perf_breakdown import PARTS, time_breakdown
+from .results import append_rows, environment, new_run_dir, write_json
+
+BREAKDOWN_VARIANTS = ("sdpa", "linrec_official", "linrec")
+BREAKDOWN_LENGTHS = (200, 2048)
+
+
+def add_perf_command(commands) -> None:
+    cmd = commands.add_parser("perf", help="the LinRec performance claims, measured side by side, in one table",
+                              description=__doc__.split("\n\n")[0])
+    cmd.add_argument("--quick", action="store_true", help="5 repeats a cell, memory fit up to T=8192")
+    cmd.add_argument("--no-breakdown", action="store_true", help="skip the SASRec step breakdown")
+    cmd.add_argument("--results", type=Path, default=Path("results"), help="parent of the new run folder")
+    cmd.add_argument("--run-dir", type=Path, default=None, help="a new, empty run folder (default results/perf-*)")
+    cmd.add_argument("--no-progress", action="store_true")
+    cmd.set_defaults(run=run_perf)
+
+
+def open_run(args) -> Path:
+    """Usage: open_run(args) -> a new run folder; an existing non-empty --run-dir is a one-line error."""
+    if args.run_dir is None:
+        return new_run_dir(args.results, "perf")
+    if args.run_dir.exists() and any(args.run_dir.iterdir()):
+        raise ValueError(f"{args.run_dir} is not empty; perf writes a new run folder each time")
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    return args.run_dir
+
+
+def breakdown_rows(run_id: str, options, progress: bool) -> list[dict]:
+    """Usage: breakdown_rows(run_id, options, True) -> one row per (variant, T, component), median ms."""
+    rows = []
+    for T in BREAKDOWN_LENGTHS:
+        for variant in BREAKDOWN_VARIANTS:
+            cell = model_cell(variant, T)
+            if progress:
+                print(f"breakdown: {variant} T={T}", flush=True)
+            times = time_breakdown(cell, options.warmup, options.repeats, options.max_seconds)
+            rows += [{"bench": "perf_breakdown", "run_id": run_id, "cell": cell.cell_id(), **describe(cell),
+                      "component": part, "metric": "time", "stat": "median", "value": ms, "unit": "ms",
+                      "status": "ok"} for part, ms in times.items()]
+    return rows
+
+
+def breakdown_table(rows: list[dict]) -> pd.DataFrame:
+    """Usage: breakdown_table(rows) -> (variant, T) x component in ms, with each part's share of the step."""
+    table = pd.DataFrame(rows).pivot_table(index=["T", "variant"], columns="component", values="value",
+                                           aggfunc="first")[["total", *PARTS, "rest"]]
+    text = table.round(1).astype(str)
+    for part in (*PARTS, "rest"):
+        text[part] += " (" + (100 * table[part] / table["total"]).round(0).astype(int).astype(str) + "%)"
+    return text
+
+
+def run_perf(args) -> int:
+    run_dir = open_run(args)
+    options = options_for(args)
+    checks, exponent = ratio_checks(), exponent_cells(args.quick)
+    cells = all_cells(checks, exponent)
+    write_json(run_dir / "env.json", environment())
+    write_json(run_dir / "config.json", {"command": "perf", "quick": args.quick, "measure": options.__dict__,
+                                         "breakdown": not args.no_breakdown, "cells": [describe(c) for c in cells]})
+    print(f"perf: {len(cells)} cells on {torch.get_num_threads()} CPU threads, rows in {run_dir}", flush=True)
+    rows = measure_all(cells, options, run_dir.name, not args.no_progress)
+    append_rows(run_dir / "rows.jsonl", rows)
+    table = check_table(pd.DataFrame(rows), checks, exponent)
+    print("\n" + table.to_markdown(index=False))
+    if not args.no_breakdown:
+        parts = breakdown_rows(run_dir.name, options, not args.no_progress)
+        append_rows(run_dir / "rows.jsonl", parts)
+        print("\nSASRec training step, ms (share of the step):\n" + breakdown_table(parts).to_markdown())
+    print(f"\nrows: {run_dir / 'rows.jsonl'}")
+    return 0 if (table["met"] == "yes").all() else 1

@@ -1,0 +1,97 @@
+"""``python -m bench perf``: the claims table from rows, the memory-growth fit, the step breakdown, the command."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+import bench.perf as perf
+import bench.perf_cli as perf_cli
+from bench.__main__ import main
+from bench.perf import Check, attention_cell, check_table, model_cell
+from bench.perf_breakdown import PARTS, breakdown_steps, time_breakdown
+from bench.results import read_rows
+
+
+def rows_for(values: dict) -> pd.DataFrame:
+    """Fixture rows: {(cell, metric): value or None (a failed cell)}."""
+    rows = []
+    for (cell, metric), value in values.items():
+        stat = "median" if metric == "time" else "peak"
+        status = "ok" if value is not None else "oom"
+        rows.append({"cell": cell.cell_id(), "metric": metric, "stat": stat, "value": value, "status": status})
+    return pd.DataFrame(rows)
+
+
+OURS, BASE = attention_cell("linrec", 200, 64), attention_cell("linrec_official", 200, 64)
+GROWTH = [attention_cell("linrec_causal", T, 2, causal=True) for T in (1024, 2048, 4096)]
+
+
+@pytest.mark.parametrize("ours_ms, kind, bound, measured, met", [
+    (20.0, "faster", 2.0, "2.50x", "yes"), (30.0, "faster", 2.0, "1.67x", "NO"),
+    (60.0, "within", 1.5, "1.20x", "yes"), (80.0, "within", 1.5, "1.60x", "NO"),
+], ids=["faster-met", "faster-missed", "within-met", "within-missed"])
+def test_claims_are_judged_from_the_rows(ours_ms, kind, bound, measured, met):
+    growth = {(cell, "peak_memory"): 10.0 * cell.T / 1024 for cell in GROWTH}  # exactly linear
+    rows = rows_for({(OURS, "time"): ours_ms, (BASE, "time"): 50.0, **growth})
+    table = check_table(rows, [Check("claim", "time", OURS, BASE, kind, bound)], GROWTH)
+    assert table.loc[0, "measured"] == measured and table.loc[0, "met"] == met
+    assert table.loc[1, "measured"] == "T^1.00" and table.loc[1, "met"] == "yes"
+
+
+def test_quadratic_memory_growth_and_a_failed_cell_are_not_met():
+    growth = {(cell, "peak_memory"): (cell.T / 1024) ** 2 for cell in GROWTH}
+    rows = rows_for({(OURS, "time"): None, (BASE, "time"): 50.0, **growth})
+    table = check_table(rows, [Check("claim", "time", OURS, BASE, "faster", 2.0)], GROWTH)
+    assert table.loc[0, "met"] == "NO" and "nan" in table.loc[0, "ours"]
+    assert table.loc[1, "measured"] == "T^2.00" and table.loc[1, "met"] == "NO"
+
+
+def test_loglog_slope_needs_positive_values():
+    assert math.isnan(perf._loglog_slope([1, 2], [1.0, 0.0]))
+    assert perf._loglog_slope([1, 2, 4], [3.0, 6.0, 12.0]) == pytest.approx(1.0)
+
+
+def tiny_model_cell(variant="linrec", T=16):
+    cell = model_cell(variant, T)
+    return type(cell)(**{**cell.__dict__, "B": 2, "H": 2, "D": 4, "items": 30})
+
+
+def test_breakdown_parts_run_and_add_up():
+    cell = tiny_model_cell()
+    steps = breakdown_steps(cell)
+    assert set(steps) == {"total", *PARTS}
+    times = time_breakdown(cell, warmup=1, repeats=2)
+    assert times["total"] > 0 and all(times[part] > 0 for part in PARTS)
+    assert times["rest"] == pytest.approx(times["total"] - sum(times[p] for p in PARTS))
+
+
+def test_breakdown_refuses_what_it_cannot_split():
+    with pytest.raises(ValueError, match="SASRec training step"):
+        breakdown_steps(attention_cell("linrec", 16, 2))
+
+
+def test_command_writes_rows_and_prints_the_table(tmp_path, monkeypatch, capsys):
+    ours, base = attention_cell("linrec", 32, 2), attention_cell("linrec_official", 32, 2)
+    monkeypatch.setattr(perf_cli, "ratio_checks", lambda: [Check("tiny claim", "time", ours, base, "faster", 0.01)])
+    monkeypatch.setattr(perf_cli, "exponent_cells",
+                        lambda quick: [attention_cell("linrec_causal", T, 1, causal=True) for T in (16, 32)])
+    monkeypatch.setattr(perf, "context_cells", lambda: [])
+    monkeypatch.setattr(perf_cli, "BREAKDOWN_VARIANTS", ("linrec",))
+    monkeypatch.setattr(perf_cli, "BREAKDOWN_LENGTHS", (16,))
+    monkeypatch.setattr(perf_cli, "model_cell", lambda variant, T: tiny_model_cell(variant, T))
+    run_dir = tmp_path / "perf"
+    code = main(["perf", "--quick", "--run-dir", str(run_dir), "--no-progress"])
+    out = capsys.readouterr().out
+    assert "tiny claim" in out and "| yes" in out and "SASRec training step" in out
+    rows = read_rows(run_dir / "rows.jsonl")
+    assert {r["bench"] for r in rows} == {"profile", "perf_breakdown"}
+    assert (run_dir / "env.json").exists() and (run_dir / "config.json").exists()
+    assert code == (1 if "| NO" in out else 0)  # the exit status says whether every claim held
+
+
+def test_a_used_run_folder_is_refused(tmp_path, capsys):
+    (tmp_path / "old.txt").write_text("x")
+    assert main(["perf", "--run-dir", str(tmp_path)]) == 2
+    assert "is not empty" in capsys.readouterr().err
