@@ -13,6 +13,11 @@ A window is (start, length) into the flat item array: the items ``items[start:st
 with 0 to the model's width, exactly RecBole's layout. Objectives:
 
 - ``last``: one window per training prefix, cut to the most recent ``history_len`` items; target = next item.
+  With ``one_pass=True`` (the per-sequence path, for a causal model whose attention honours masks) each user's
+  first min(L - 1, N) items form one window with a target at every position: with positions counted from the
+  start and causal attention, position j of that window sees exactly the prefix of length j + 1, so it holds the
+  same (prefix, next item) pairs as those prefixes' own windows. Prefixes longer than N are cut at N, start
+  later and so sit at other positions: they keep a window each, with the loss at its last position only.
 - ``all``: the training sequence cut into consecutive windows of at most ``history_len`` inputs, each position's
   target the item after it, so every (context, next item) pair of the training data is a target exactly once.
 - ``cloze``: the same consecutive windows; a random ``mask_ratio`` of positions (at least one) become [MASK]
@@ -80,10 +85,29 @@ class LeaveOneOut:
                            self.dropped_users)
 
 
-def training_windows(split: LeaveOneOut, objective: str, history_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Usage: starts, lengths = training_windows(split, "last", 50) -> two (S,) tensors, one window per sample."""
+def one_pass_windows(split: LeaveOneOut, history_len: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Usage: starts, lengths, loss_from = one_pass_windows(split, 50): the per-sequence path of ``last`` (see the
+    module docstring). ``loss_from`` is the first position of a window that carries a loss."""
+    train = split.train_lengths
+    first = (train - 1).clamp(max=history_len)  # inputs of each user's one window
+    users = first > 0  # a training sequence of one item has no target
+    extra = (train - 1 - history_len).clamp(min=0)  # prefixes longer than N, per user
+    targets = ranges_to_index(split.starts + history_len + 1, extra)  # their target positions
+    starts = torch.cat([split.starts[users], targets - history_len])
+    lengths = torch.cat([first[users], torch.full_like(targets, history_len)])
+    loss_from = torch.cat([torch.zeros_like(first[users]), torch.full_like(targets, history_len - 1)])
+    return starts, lengths, loss_from
+
+
+def training_windows(split: LeaveOneOut, objective: str, history_len: int, one_pass: bool = False):
+    """Usage: starts, lengths = training_windows(split, "last", 50) -> two (S,) tensors, one window per sample;
+    ``one_pass=True`` (objective ``last`` only) -> one_pass_windows(split, history_len)."""
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)}")
+    if one_pass:
+        if objective != "last":
+            raise ValueError(f"the per-sequence path is a form of objective 'last', not {objective!r}")
+        return one_pass_windows(split, history_len)
     train_lengths = split.train_lengths
     if objective == "last":  # one sample per target position p (the first item is never a target)
         users = torch.repeat_interleave(torch.arange(split.num_users), train_lengths - 1)
@@ -122,9 +146,14 @@ def gather_windows(items: torch.Tensor, starts: torch.Tensor, lengths: torch.Ten
 def make_batch(split: LeaveOneOut, samples, index: torch.Tensor, objective: str, width: int,
                mask_ratio: float = 0.2, mask_token: int | None = None, generator=None) -> dict:
     """Usage: make_batch(split, (starts, lengths), index, "all", 50) -> {"item_seq", "lengths", "target"}:
-    ``target`` is (B,) for ``last`` and (B, width) with 0 where no loss is taken for ``all`` and ``cloze``."""
+    ``target`` is (B,) for ``last`` and (B, width) with 0 where no loss is taken for ``all``, ``cloze`` and the
+    per-sequence path of ``last`` (samples with a third tensor, ``loss_from``)."""
     starts, lengths = samples[0][index], samples[1][index]
     item_seq = gather_windows(split.items, starts, lengths, width)
+    if objective == "last" and len(samples) == 3:
+        target = gather_windows(split.items, starts + 1, lengths, width)  # (B, width)
+        before = torch.arange(width)[None, :] < samples[2][index][:, None]  # positions without a loss
+        return {"item_seq": item_seq, "lengths": lengths, "target": target.masked_fill(before, 0)}
     if objective == "last":
         return {"item_seq": item_seq, "lengths": lengths, "target": split.items[starts + lengths]}
     if objective == "all":

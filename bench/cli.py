@@ -5,7 +5,6 @@ Usage: see bench/__main__.py.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 def int_at_least(text: str, minimum: int, expected: str) -> int:

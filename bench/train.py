@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -35,11 +34,12 @@ from models.backbones import build_model
 
 from .batches import LeaveOneOut, batch_order, make_batch, training_windows
 from .evaluate import check_protocol, evaluate
-from .results import append_rows, read_rows
+from .train_log import CellLog, finished_cells, log_epoch  # noqa: F401  (finished_cells: part of this API)
 from .train_resume import load_resume, remove_resume, restore, resume_path, save_resume
 
 DEFAULT_OBJECTIVE = {"sasrec": "last", "bert4rec": "cloze", "pop": "last"}
 LOSSES = ("ce", "bce")
+LAST_PATHS = ("auto", "per-sequence", "per-prefix")  # how objective "last" is computed (bench/batches.py)
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class TrainConfig:
     eval_batch_size: int = 1024
     shuffle_train_order: bool = False
     device: str = "cpu"
+    last_path: str = "per-prefix"  # the CLI default is "auto"; this default keeps earlier cells' ids and numbers
 
     def cell_id(self, dataset: str) -> str:
         """Usage: config.cell_id("ml-100k") -> "ml-100k-sasrec-linrec-N50-last-ce-s0-1a2b3c4d". The hash covers the
@@ -111,13 +112,33 @@ def check_config(config: TrainConfig, model) -> None:
     reason = unavailable_reason(config.attention, config.device) if config.model != "pop" else None
     if reason:
         raise ValueError(f"attention {config.attention!r} cannot run on {config.device}: {reason}")
+    if config.last_path not in LAST_PATHS:
+        raise ValueError(f"unknown last path {config.last_path!r}; valid: {', '.join(LAST_PATHS)}")
+    if config.last_path == "per-sequence" and not one_pass_eligible(config, model):
+        raise ValueError(f"the per-sequence path needs objective 'last' and a causal model whose attention honours "
+                         f"masks; {config.model} with {config.attention!r} and objective {config.objective!r} is not "
+                         f"(use --last-path auto or per-prefix)")
+
+
+def one_pass_eligible(config: TrainConfig, model) -> bool:
+    """Usage: one_pass_eligible(config, model) -> whether one pass per sequence gives every prefix's pairs."""
+    return config.objective == "last" and config.model == "sasrec" and model.causal and model.mask_respected
+
+
+def training_path(config: TrainConfig, model) -> str:
+    """Usage: training_path(config, model) -> "per-sequence", "per-prefix" or "per-window" (what runs)."""
+    if config.objective != "last":
+        return "per-window"
+    wanted = config.last_path if config.model != "pop" else "per-prefix"
+    eligible = config.model != "pop" and one_pass_eligible(config, model)
+    return "per-sequence" if wanted == "per-sequence" or (wanted == "auto" and eligible) else "per-prefix"
 
 
 def compute_loss(model, batch: dict, objective: str, loss: str, generator: torch.Generator) -> torch.Tensor:
     """Usage: compute_loss(model, batch, "last", "ce", gen) -> scalar loss over the batch's targets."""
     h = model.encode(batch["item_seq"])  # (B, T, hidden)
     target = batch["target"]
-    if objective == "last":
+    if objective == "last" and target.dim() == 1:  # per prefix: the loss at each window's last position
         h = h[torch.arange(h.shape[0], device=h.device), batch["lengths"] - 1]  # (B, hidden)
     else:
         positions = target > 0
@@ -132,9 +153,10 @@ def compute_loss(model, batch: dict, objective: str, loss: str, generator: torch
 
 
 def train_one_epoch(model, optimizer, split, samples, config, generator, progress: bool) -> dict:
-    """Usage: stats = train_one_epoch(...) -> {"loss", "seconds", "data_seconds", "samples"}; raises on NaN/inf."""
+    """Usage: stats = train_one_epoch(...) -> {"loss", "seconds", "data_seconds", "samples", "pairs"} (windows
+    and (context, target) pairs); raises on NaN/inf. The loss is the mean over pairs."""
     model.train()
-    start, data_seconds, total, count = time.perf_counter(), 0.0, 0.0, 0
+    start, data_seconds, total, count, pairs = time.perf_counter(), 0.0, 0.0, 0, 0
     batches = batch_order(len(samples[0]), config.batch_size, generator)
     for step, index in enumerate(tqdm(batches, leave=False, disable=not progress, unit="batch", file=sys.stderr)):
         tick = time.perf_counter()
@@ -148,50 +170,11 @@ def train_one_epoch(model, optimizer, split, samples, config, generator, progres
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += loss.item() * len(index)
-        count += len(index)
-    return {"loss": total / max(count, 1), "seconds": time.perf_counter() - start, "data_seconds": data_seconds,
-            "samples": count}
-
-
-def finished_cells(run_dir: Path) -> set[str]:
-    """Usage: finished_cells(run_dir) -> ids of cells whose final status row is in rows.jsonl."""
-    path = Path(run_dir) / "rows.jsonl"
-    rows = read_rows(path) if path.exists() else []
-    return {r["cell"] for r in rows if r.get("metric") == "status" and r.get("bench") == "train"}
-
-
-class CellLog:
-    """Usage: log = CellLog(run_dir, base); log.add(metric=..., value=...); log.commit() -> rows.jsonl.
-    ``keep_epochs=E`` keeps the rows of epochs 1..E from an earlier attempt (the cell resumes after epoch E)."""
-
-    def __init__(self, run_dir: Path, base: dict, keep_epochs: int = 0):
-        self.run_dir, self.base = Path(run_dir), base
-        self.partial = self.run_dir / "cells" / f"{base['cell']}.partial.jsonl"
-        self.partial.parent.mkdir(parents=True, exist_ok=True)
-        kept = [r for r in read_rows(self.partial) if r.get("epoch", 0) <= keep_epochs] \
-            if keep_epochs and self.partial.exists() else []
-        tmp = self.partial.with_name(self.partial.name + ".tmp")
-        tmp.unlink(missing_ok=True)
-        append_rows(tmp, kept)  # an attempt killed mid-cell starts over, or keeps only its resumable epochs
-        os.replace(tmp, self.partial)
-
-    def epochs_logged(self) -> int:
-        """Usage: log.epochs_logged() -> the last epoch with validation rows (0 when none)."""
-        return max((r["epoch"] for r in read_rows(self.partial) if r.get("split") == "valid"), default=0)
-
-    def add(self, **row) -> None:
-        append_rows(self.partial, [{**self.base, **row}])
-
-    def metrics(self, split: str, epoch: int, values: dict) -> None:
-        for name, value in values.items():
-            self.add(split=split, epoch=epoch, metric=name, value=value)
-
-    def commit(self, status: str, message: str = "") -> None:
-        self.add(metric="status", status=status, message=message)
-        rows = read_rows(self.partial)
-        append_rows(self.run_dir / "rows.jsonl", [{k: v for k, v in r.items() if k != "schema"} for r in rows])
-        self.partial.unlink()
+        targets = len(index) if batch["target"].dim() == 1 else int((batch["target"] > 0).sum())
+        total += loss.item() * targets
+        count, pairs = count + len(index), pairs + targets
+    return {"loss": total / max(pairs, 1), "seconds": time.perf_counter() - start, "data_seconds": data_seconds,
+            "samples": count, "pairs": pairs}
 
 
 def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None = None, progress: bool = True) -> dict:
@@ -210,7 +193,7 @@ def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None
     cell = config.cell_id(dataset)
     base = {"run_id": Path(run_dir).name, "bench": "train", "cell": cell, "dataset": dataset, **asdict(config),
             "attention": config.attention if config.model != "pop" else "none", "causal": model.causal,
-            "threads": torch.get_num_threads(), "path": "per-prefix" if config.objective == "last" else "per-window"}
+            "threads": torch.get_num_threads(), "path": training_path(config, model)}
     resume = resume_path(run_dir, cell)
     state = load_resume(resume, cell) if config.model != "pop" else None
     log = CellLog(run_dir, base, keep_epochs=state["epoch"] if state else 0)
@@ -244,7 +227,8 @@ def fit(model, split, config, log, evaluation, checkpoint, progress, state: dict
     ``state`` (from load_resume) continues a killed attempt after its last finished epoch."""
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
-    samples = training_windows(split, config.objective, config.max_len)
+    samples = training_windows(split, config.objective, config.max_len,
+                               one_pass=log.base["path"] == "per-sequence")
     progress_state = {"best": float("-inf"), "best_epoch": 0, "waited": 0, "stopped": False}
     best_state, first = None, 1
     if state:
@@ -262,7 +246,9 @@ def fit(model, split, config, log, evaluation, checkpoint, progress, state: dict
         except TrainingDiverged as err:
             log.add(split="train", epoch=epoch, metric="diverged", value=1)
             return progress_state["best_epoch"], epoch, "diverged", f"{err} of epoch {epoch}"
+        tick = time.perf_counter()
         valid = evaluate(model, split, "valid", **evaluation)
+        stats["eval_seconds"] = time.perf_counter() - tick
         log_epoch(log, epoch, stats, valid, config.loss)
         if valid["ndcg@10"] > progress_state["best"]:
             progress_state.update(best=valid["ndcg@10"], best_epoch=epoch, waited=0)
@@ -276,15 +262,3 @@ def fit(model, split, config, log, evaluation, checkpoint, progress, state: dict
         if progress_state["stopped"]:
             return progress_state["best_epoch"], epoch, "finished", f"early stop after {epoch} epochs"
     return progress_state["best_epoch"], config.epochs, "finished", ""
-
-
-def log_epoch(log, epoch: int, stats: dict, valid: dict, loss: str) -> None:
-    """Usage: log_epoch(log, epoch, stats, valid, "ce"): the epoch's rows and one console line."""
-    log.add(split="train", epoch=epoch, metric="loss", value=stats["loss"], unit=loss)
-    log.add(split="train", epoch=epoch, metric="epoch_time", value=stats["seconds"], unit="s")
-    log.add(split="train", epoch=epoch, metric="data_share", value=stats["data_seconds"] / stats["seconds"])
-    log.add(split="train", epoch=epoch, metric="samples", value=stats["samples"])
-    log.metrics("valid", epoch, valid)
-    tqdm.write(f"epoch {epoch}: loss {stats['loss']:.4f}, valid ndcg@10 {valid['ndcg@10']:.4f}, "
-               f"{stats['seconds']:.1f}s (data {100 * stats['data_seconds'] / stats['seconds']:.1f}%)",
-               file=sys.stdout)

@@ -15,7 +15,7 @@ from pathlib import Path
 from .cli import positive_float, positive_int
 from .data.cli import add_dataset_arguments, dataset_from_args
 from .results import environment, new_run_dir, read_json, write_json
-from .train import DEFAULT_OBJECTIVE, LOSSES, TrainConfig, dataset_label, finished_cells, train
+from .train import DEFAULT_OBJECTIVE, LAST_PATHS, LOSSES, TrainConfig, dataset_label, finished_cells, train
 
 COMMAND = "train"
 
@@ -49,6 +49,9 @@ def add_model_arguments(cmd) -> None:
     cmd.add_argument("--objective", choices=OBJECTIVES, default=None,
                      help="last (per prefix, default for sasrec), all (every position, causal only), cloze (bert4rec)")
     cmd.add_argument("--loss", choices=LOSSES, default="ce", help="ce over all items, or bce with one negative")
+    cmd.add_argument("--last-path", choices=LAST_PATHS, default="auto",
+                     help="objective last: one pass per sequence where that gives the same pairs (a causal model "
+                          "whose attention honours masks), else one window per prefix (auto, default); or force one")
     cmd.add_argument("--mask-ratio", type=fraction, default=0.2, help="BERT4Rec cloze mask ratio")
     cmd.add_argument("--epochs", type=positive_int, default=50)
     cmd.add_argument("--batch-size", type=positive_int, default=512)

@@ -11,6 +11,9 @@ from tests.conftest import cyclic_data
 TINY = dict(max_len=8, hidden=16, inner=32, heads=2, layers=1, batch_size=64, epochs=4, lr=5e-3, patience=4)
 
 
+CLOCK = ("epoch_time", "eval_time", "data_share")  # rows whose values depend on the clock
+
+
 class Killed(Exception):
     pass
 
@@ -22,12 +25,10 @@ def run(run_dir, **options):
 
 def epoch_values(run_dir):
     """(split, epoch, metric) -> value for every row whose value does not depend on the clock."""
-    rows = read_rows(run_dir / "rows.jsonl")
-    keys = [(r.get("split"), r.get("epoch"), r["metric"]) for r in rows if r["metric"] not in ("epoch_time",
-                                                                                                "data_share")]
+    rows = [r for r in read_rows(run_dir / "rows.jsonl") if r["metric"] not in CLOCK]
+    keys = [(r.get("split"), r.get("epoch"), r["metric"]) for r in rows]
     assert len(keys) == len(set(keys)), "a row was written twice"
-    return {(r.get("split"), r.get("epoch"), r["metric"]): r["value"] for r in rows
-            if r["metric"] not in ("epoch_time", "data_share", "resumed", "status")}
+    return {key: r["value"] for key, r in zip(keys, rows) if r["metric"] not in ("resumed", "status")}
 
 
 def kill_after_save(monkeypatch, at_epoch, before=False):

@@ -1,0 +1,71 @@
+"""The rows of a training cell: collected while it runs, committed in one write when it ends.
+
+Usage:
+    log = CellLog(run_dir, base)           # base: the fields every row of the cell carries
+    log_epoch(log, epoch, stats, valid, "ce")
+    log.commit("finished")                 # -> run_dir/rows.jsonl
+    finished_cells(run_dir)                # ids of the cells with a final status row
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .results import append_rows, read_rows
+
+
+def finished_cells(run_dir: Path) -> set[str]:
+    """Usage: finished_cells(run_dir) -> ids of cells whose final status row is in rows.jsonl."""
+    path = Path(run_dir) / "rows.jsonl"
+    rows = read_rows(path) if path.exists() else []
+    return {r["cell"] for r in rows if r.get("metric") == "status" and r.get("bench") == "train"}
+
+
+class CellLog:
+    """Usage: log = CellLog(run_dir, base); log.add(metric=..., value=...); log.commit() -> rows.jsonl.
+    ``keep_epochs=E`` keeps the rows of epochs 1..E from an earlier attempt (the cell resumes after epoch E)."""
+
+    def __init__(self, run_dir: Path, base: dict, keep_epochs: int = 0):
+        self.run_dir, self.base = Path(run_dir), base
+        self.partial = self.run_dir / "cells" / f"{base['cell']}.partial.jsonl"
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        kept = [r for r in read_rows(self.partial) if r.get("epoch", 0) <= keep_epochs] \
+            if keep_epochs and self.partial.exists() else []
+        tmp = self.partial.with_name(self.partial.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        append_rows(tmp, kept)  # an attempt killed mid-cell starts over, or keeps only its resumable epochs
+        os.replace(tmp, self.partial)
+
+    def epochs_logged(self) -> int:
+        """Usage: log.epochs_logged() -> the last epoch with validation rows (0 when none)."""
+        return max((r["epoch"] for r in read_rows(self.partial) if r.get("split") == "valid"), default=0)
+
+    def add(self, **row) -> None:
+        append_rows(self.partial, [{**self.base, **row}])
+
+    def metrics(self, split: str, epoch: int, values: dict) -> None:
+        for name, value in values.items():
+            self.add(split=split, epoch=epoch, metric=name, value=value)
+
+    def commit(self, status: str, message: str = "") -> None:
+        self.add(metric="status", status=status, message=message)
+        rows = read_rows(self.partial)
+        append_rows(self.run_dir / "rows.jsonl", [{k: v for k, v in r.items() if k != "schema"} for r in rows])
+        self.partial.unlink()
+
+
+def log_epoch(log, epoch: int, stats: dict, valid: dict, loss: str) -> None:
+    """Usage: log_epoch(log, epoch, stats, valid, "ce"): the epoch's rows and one console line."""
+    log.add(split="train", epoch=epoch, metric="loss", value=stats["loss"], unit=loss)
+    log.add(split="train", epoch=epoch, metric="epoch_time", value=stats["seconds"], unit="s")
+    log.add(split="train", epoch=epoch, metric="data_share", value=stats["data_seconds"] / stats["seconds"])
+    log.add(split="train", epoch=epoch, metric="samples", value=stats["samples"])
+    log.add(split="train", epoch=epoch, metric="pairs", value=stats["pairs"])
+    log.add(split="train", epoch=epoch, metric="eval_time", value=stats["eval_seconds"], unit="s")
+    log.metrics("valid", epoch, valid)
+    tqdm.write(f"epoch {epoch}: loss {stats['loss']:.4f}, valid ndcg@10 {valid['ndcg@10']:.4f}, "
+               f"{stats['seconds']:.1f}s (data {100 * stats['data_seconds'] / stats['seconds']:.1f}%)",
+               file=sys.stdout)
