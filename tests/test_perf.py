@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -11,7 +12,11 @@ import bench.perf_cli as perf_cli
 from bench.__main__ import main
 from bench.perf import Check, attention_cell, check_table, model_cell
 from bench.perf_breakdown import PARTS, breakdown_steps, time_breakdown
+from bench.perf_training import SETTING, epoch_rows, throughput_table
 from bench.results import read_rows
+from tests.conftest import cyclic_data
+
+TINY_TRAINING = replace(SETTING, max_len=8, hidden=16, inner=32, batch_size=64)
 
 
 def rows_for(values: dict) -> pd.DataFrame:
@@ -81,12 +86,15 @@ def test_command_writes_rows_and_prints_the_table(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr(perf_cli, "BREAKDOWN_VARIANTS", ("linrec",))
     monkeypatch.setattr(perf_cli, "BREAKDOWN_LENGTHS", (16,))
     monkeypatch.setattr(perf_cli, "model_cell", lambda variant, T: tiny_model_cell(variant, T))
+    monkeypatch.setattr(perf_cli, "run_training", lambda args, run_dir: epoch_rows(
+        cyclic_data(), tmp_path / "work", run_dir.name, runs=(("dot", "per-sequence"),), setting=TINY_TRAINING))
     run_dir = tmp_path / "perf"
     code = main(["perf", "--quick", "--run-dir", str(run_dir), "--no-progress"])
     out = capsys.readouterr().out
     assert "tiny claim" in out and "| yes" in out and "SASRec training step" in out
     rows = read_rows(run_dir / "rows.jsonl")
-    assert {r["bench"] for r in rows} == {"profile", "perf_breakdown"}
+    assert {r["bench"] for r in rows} == {"profile", "perf_breakdown", "perf_training"}
+    assert "training epoch outside the model, dot per-sequence" in out and "pairs/s" in out
     assert (run_dir / "env.json").exists() and (run_dir / "config.json").exists()
     assert code == (1 if "| NO" in out else 0)  # the exit status says whether every claim held
 
@@ -95,3 +103,13 @@ def test_a_used_run_folder_is_refused(tmp_path, capsys):
     (tmp_path / "old.txt").write_text("x")
     assert main(["perf", "--run-dir", str(tmp_path)]) == 2
     assert "is not empty" in capsys.readouterr().err
+
+
+def test_training_epochs_report_throughput_and_the_outside_share(tmp_path):
+    runs = (("dot", "per-prefix"), ("dot", "per-sequence"))
+    rows = epoch_rows(cyclic_data(), tmp_path, "perf-test", runs=runs, setting=TINY_TRAINING)
+    assert [(r["attention"], r["path"]) for r in rows] == list(runs)
+    assert rows[0]["pairs"] == rows[1]["pairs"] and rows[1]["windows"] < rows[0]["windows"]
+    assert all(0 <= r["outside_share"] < 1 and r["epoch_s"] > 0 for r in rows)
+    table = throughput_table(rows)
+    assert list(table["vs first"])[0] == "1.0x" and (table["pairs/s"] > 0).all()
