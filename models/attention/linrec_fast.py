@@ -1,6 +1,8 @@
 """The fast path of ``linrec``: one autograd Function with an analytic backward, working in a (B, H, T, D) layout
-so every matmul is one batched GEMM without layout copies, and saving only the normalised features, V and the
-(D, D) states (no ELU output, no norms of size (B, T, H, D), no einsum operand copies).
+so every matmul is one batched GEMM without layout copies. It saves q, k, v and the (D, D) states only, and
+recomputes the cheap features in the backward (the official formulation keeps the ELU outputs, their norms, the
+normalised features and einsum operand copies: about 5.4 inputs' worth against 3.4 here), then orders the backward
+so that dead buffers are reused as scratch space.
 
 Usage:
     out = linrec_fast(q, k, v, key_padding_mask=mask)   # == linrec_attention(q, k, v, key_padding_mask=mask)
@@ -13,8 +15,8 @@ Backward, with g the incoming gradient:
     du = (dx^ - x^ <x^, dx^>) / n where ||u|| > eps, else dx^ / eps      (through the clamped L2 norm)
     dx = du * (1 + min(u, 0)) with u = x^ n                              (ELU' is 1 above 0 and e^x = u + 1 below)
 Padded query rows of Q^ are zeroed, so their outputs are 0 and they pass nothing to the state; the gradients of
-padded positions are zeroed at the end. The one layout change per input is fused into the normalising division.
-Half precision is computed in float32 (the states are sums over T) and cast back, as linear_core does.
+padded positions are zeroed at the end. Each feature is built in one buffer: layout copy, ELU, norm and division
+in place. Half precision is computed in float32 (the states are sums over T) and cast back, as linear_core does.
 """
 from __future__ import annotations
 
