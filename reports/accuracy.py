@@ -1,0 +1,115 @@
+"""The overall accuracy table: rows backbone x attention (x N), columns dataset x metric, mean ± std over seeds.
+
+Usage:
+    frame = load_runs("results/reference-ml100k", bench="train")
+    summary = accuracy_summary(frame, protocol="full")      # tidy numbers: mean, std, n, change vs dot, p, rank
+    table = accuracy_table(summary, style="html")           # strings: best bold, second underlined, marks
+
+One protocol per table: full ranking and sampled (uni100, pop100) numbers never share one, and asking for a
+protocol the rows do not hold is an error. Only finished cells count (a diverged or unfinished cell is listed by
+``excluded_cells``). Against ``dot`` of the same backbone, dataset and N: the relative change of the mean, and a
+two-sided paired t-test over the seeds both have (marked * for p < 0.05, ** for p < 0.01; no mark and no p with
+fewer than two shared seeds). Best and second best are ranked within each backbone and N, per column.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+METRICS = ("hr@10", "ndcg@10", "mrr@10")
+ROW_KEY = ("model", "attention", "max_len")
+COLUMN_KEY = ("dataset", "metric")
+STYLES = ("html", "latex", "text")
+
+
+def finished_test_rows(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
+    """Usage: finished_test_rows(frame, "full") -> the test-metric rows of finished cells under ``protocol``."""
+    if frame.empty or "bench" not in frame:
+        raise ValueError("no training rows in these runs")
+    train = frame[frame["bench"] == "train"]
+    finished = set(train.loc[(train["metric"] == "status") & (train["status"] == "finished"), "cell"])
+    test = train[(train["split"] == "test") & train["metric"].isin(METRICS) & train["cell"].isin(finished)]
+    test = test.assign(attention=_setting_labels(test))
+    protocols = sorted(set(test["protocol"]))
+    if protocol not in protocols:
+        raise ValueError(f"no finished test rows under protocol {protocol!r}; these runs hold: "
+                         f"{', '.join(protocols) or 'none'}")
+    return test[test["protocol"] == protocol]
+
+
+def _setting_labels(test: pd.DataFrame) -> pd.Series:
+    """The attention column, told apart where training differed: "dot (shuffled order)", "dot [per-sequence]"."""
+    labels = test["attention"].astype(str)
+    if "shuffle_train_order" in test:
+        labels = labels.where(~test["shuffle_train_order"].fillna(False).astype(bool), labels + " (shuffled order)")
+    if "path" in test:
+        mixed = test.groupby(["model", "attention"])["path"].transform("nunique") > 1
+        labels = labels.where(~mixed, labels + " [" + test["path"].astype(str) + "]")
+    return labels
+
+
+def excluded_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Usage: excluded_cells(frame) -> (cell, status, message) of training cells that did not finish."""
+    train = frame[frame.get("bench") == "train"] if "bench" in frame else frame.iloc[0:0]
+    status = train[train["metric"] == "status"].set_index("cell")
+    started = set(train["cell"]) if "cell" in train else set()
+    rows = [{"cell": c, "status": status.at[c, "status"] if c in status.index else "unfinished",
+             "message": status.at[c, "message"] if c in status.index else "no final status row"}
+            for c in sorted(started) if c not in status.index or status.at[c, "status"] != "finished"]
+    return pd.DataFrame(rows, columns=["cell", "status", "message"])
+
+
+def _paired_p(values: pd.Series, reference: pd.Series) -> float:
+    """Two-sided paired t-test over the seeds both series have; NaN below two shared seeds or with no variance."""
+    both = pd.concat([values, reference], axis=1, join="inner").dropna()
+    if len(both) < 2 or np.allclose(both.iloc[:, 0] - both.iloc[:, 1], (both.iloc[:, 0] - both.iloc[:, 1]).mean()):
+        return float("nan")
+    return float(stats.ttest_rel(both.iloc[:, 0], both.iloc[:, 1]).pvalue)
+
+
+def accuracy_summary(frame: pd.DataFrame, protocol: str = "full") -> pd.DataFrame:
+    """Usage: see module docstring. One row per (model, attention, max_len, dataset, metric)."""
+    test = finished_test_rows(frame, protocol)
+    seeds = test.pivot_table(index=[*ROW_KEY, *COLUMN_KEY], columns="seed", values="value", aggfunc="mean")
+    records = []
+    for key, per_seed in seeds.iterrows():
+        record = dict(zip([*ROW_KEY, *COLUMN_KEY], key))
+        values = per_seed.dropna()
+        dot_key = (record["model"], "dot", record["max_len"], record["dataset"], record["metric"])
+        dot = seeds.loc[dot_key].dropna() if dot_key in seeds.index else None
+        is_dot = record["attention"] == "dot"
+        record.update(mean=values.mean(), std=values.std(ddof=1) if len(values) > 1 else np.nan, n=len(values),
+                      change=np.nan if dot is None or is_dot else values.mean() / dot.mean() - 1,
+                      p=np.nan if dot is None or is_dot else _paired_p(values, dot))
+        records.append(record)
+    summary = pd.DataFrame(records)
+    group = summary.groupby(["model", "max_len", "dataset", "metric"])["mean"]
+    summary["rank"] = group.rank(ascending=False, method="min").astype(int)
+    return summary.assign(protocol=protocol)
+
+
+def _cell_text(row: pd.Series, style: str) -> str:
+    text = f"{row['mean']:.4f}" + (f" ± {row['std']:.4f}" if row["n"] > 1 else "")
+    if not np.isnan(row["change"]):
+        mark = "**" if row["p"] < 0.01 else "*" if row["p"] < 0.05 else ""
+        text += f" ({100 * row['change']:+.1f}%{mark})"
+    if style == "text":
+        return text
+    if style == "latex":
+        text = text.replace("±", r"$\pm$").replace("%", r"\%")
+        return rf"\textbf{{{text}}}" if row["rank"] == 1 else rf"\underline{{{text}}}" if row["rank"] == 2 else text
+    return f"<b>{text}</b>" if row["rank"] == 1 else f"<u>{text}</u>" if row["rank"] == 2 else text
+
+
+def accuracy_table(summary: pd.DataFrame, style: str = "html") -> pd.DataFrame:
+    """Usage: accuracy_table(summary, "latex") -> rows (model, attention, N), columns (dataset, metric), strings.
+    A single row (one attention alone) is never ranked: bold needs a comparison."""
+    if style not in STYLES:
+        raise ValueError(f"unknown table style {style!r}; valid: {', '.join(STYLES)}")
+    alone = summary.groupby(["model", "max_len", "dataset", "metric"])["attention"].transform("nunique") == 1
+    summary = summary.assign(rank=summary["rank"].where(~alone, 0))
+    summary = summary.assign(text=summary.apply(_cell_text, axis=1, style=style))
+    table = summary.pivot_table(index=list(ROW_KEY), columns=list(COLUMN_KEY), values="text", aggfunc="first")
+    order = [m for m in METRICS if m in set(summary["metric"])]
+    return table.reindex(columns=[(d, m) for d in table.columns.get_level_values(0).unique() for m in order])

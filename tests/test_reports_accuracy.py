@@ -1,0 +1,102 @@
+"""The accuracy table from fixture rows: seeds, change and paired test against dot, ranks, styles, protocols."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from scipy import stats
+
+from reports.accuracy import accuracy_summary, accuracy_table, excluded_cells
+
+NDCG = {"dot": [0.050, 0.055, 0.060], "linrec": [0.060, 0.066, 0.071], "sdpa": [0.051]}
+
+
+def train_rows(values=NDCG, protocol="full", extra_cells=()):
+    """Rows as the trainer writes them: a status row per cell and test rows per metric."""
+    rows = []
+    for attention, per_seed in values.items():
+        for seed, value in enumerate(per_seed):
+            cell = f"{attention}-s{seed}-{protocol}"
+            base = {"bench": "train", "cell": cell, "model": "sasrec", "attention": attention, "max_len": 50,
+                    "dataset": "toy", "seed": seed, "protocol": protocol, "shuffle_train_order": False,
+                    "path": "per-prefix"}
+            rows.append({**base, "metric": "status", "status": "finished", "split": None})
+            for metric, scale in (("hr@10", 2.0), ("ndcg@10", 1.0), ("mrr@10", 0.6)):
+                rows.append({**base, "split": "test", "metric": metric, "value": value * scale})
+    rows += list(extra_cells)
+    return pd.DataFrame(rows)
+
+
+def test_mean_std_change_and_paired_p_against_dot():
+    summary = accuracy_summary(train_rows())
+    row = summary[(summary["attention"] == "linrec") & (summary["metric"] == "ndcg@10")].iloc[0]
+    assert row["mean"] == pytest.approx(sum(NDCG["linrec"]) / 3)
+    assert row["std"] == pytest.approx(pd.Series(NDCG["linrec"]).std())
+    assert row["change"] == pytest.approx(row["mean"] / (sum(NDCG["dot"]) / 3) - 1)
+    assert row["p"] == pytest.approx(stats.ttest_rel(NDCG["linrec"], NDCG["dot"]).pvalue)
+    single = summary[(summary["attention"] == "sdpa") & (summary["metric"] == "ndcg@10")].iloc[0]
+    assert single["n"] == 1 and math.isnan(single["std"]) and math.isnan(single["p"])  # one shared seed: no test
+    assert summary.set_index(["attention", "metric"]).loc[("linrec", "ndcg@10"), "rank"] == 1
+
+
+@pytest.mark.parametrize("style, best, second", [("html", "<b>", "<u>"), ("latex", r"\textbf{", r"\underline{"),
+                                                 ("text", "", "")])
+def test_best_and_second_are_marked_in_each_style(style, best, second):
+    table = accuracy_table(accuracy_summary(train_rows()), style)
+    linrec, dot = table.loc[("sasrec", "linrec", 50), ("toy", "ndcg@10")], table.loc[("sasrec", "dot", 50),
+                                                                                      ("toy", "ndcg@10")]
+    sdpa = table.loc[("sasrec", "sdpa", 50), ("toy", "ndcg@10")]
+    assert linrec.startswith(best) and dot.startswith(second)  # means: linrec 0.066, dot 0.055, sdpa 0.051
+    assert not sdpa.startswith(("<", "\\"))
+    assert "±" in dot or r"$\pm$" in dot
+    assert list(table.columns) == [("toy", "hr@10"), ("toy", "ndcg@10"), ("toy", "mrr@10")]
+
+
+def test_significance_marks_follow_p():
+    strong = {"dot": [0.050, 0.051, 0.052], "linrec": [0.070, 0.0712, 0.0719]}
+    text = accuracy_table(accuracy_summary(train_rows(strong)), "text").loc[("sasrec", "linrec", 50),
+                                                                            ("toy", "ndcg@10")]
+    assert "**)" in text or "*)" in text
+    noisy = {"dot": [0.050, 0.060, 0.055], "linrec": [0.060, 0.050, 0.056]}
+    text = accuracy_table(accuracy_summary(train_rows(noisy)), "text").loc[("sasrec", "linrec", 50),
+                                                                           ("toy", "ndcg@10")]
+    assert "*" not in text
+
+
+def test_protocols_never_share_a_table():
+    frame = pd.concat([train_rows(), train_rows(protocol="uni100")])
+    full, sampled = accuracy_summary(frame, "full"), accuracy_summary(frame, "uni100")
+    assert set(full["protocol"]) == {"full"} and set(sampled["protocol"]) == {"uni100"}
+    with pytest.raises(ValueError, match="no finished test rows under protocol 'pop100'; these runs hold: full, "
+                                         "uni100"):
+        accuracy_summary(frame, "pop100")
+
+
+def test_unfinished_cells_are_left_out_and_listed():
+    diverged = [{"bench": "train", "cell": "linrec-s9", "model": "sasrec", "attention": "linrec", "max_len": 50,
+                 "dataset": "toy", "seed": 9, "protocol": "full", "metric": "status", "status": "diverged",
+                 "message": "training loss became nan at step 3", "split": None},
+                {"bench": "train", "cell": "linrec-s9", "model": "sasrec", "attention": "linrec", "max_len": 50,
+                 "dataset": "toy", "seed": 9, "protocol": "full", "metric": "ndcg@10", "split": "test", "value": 0.9}]
+    frame = train_rows(extra_cells=diverged)
+    summary = accuracy_summary(frame)
+    assert summary.set_index(["attention", "metric"]).loc[("linrec", "ndcg@10"), "n"] == 3  # the 0.9 is not in
+    assert excluded_cells(frame).to_dict("records") == [
+        {"cell": "linrec-s9", "status": "diverged", "message": "training loss became nan at step 3"}]
+
+
+def test_shuffled_order_is_its_own_row_compared_with_dot():
+    shuffled = train_rows({"dot": [0.02]})
+    shuffled = shuffled.assign(shuffle_train_order=True, cell=shuffled["cell"] + "-shuffled")
+    summary = accuracy_summary(pd.concat([train_rows(), shuffled]))
+    assert "dot (shuffled order)" in set(summary["attention"])
+    row = summary[(summary["attention"] == "dot (shuffled order)") & (summary["metric"] == "ndcg@10")].iloc[0]
+    assert row["change"] == pytest.approx(0.02 / 0.055 - 1)
+
+
+def test_no_training_rows_and_an_unknown_style_are_one_line_errors():
+    with pytest.raises(ValueError, match="no training rows"):
+        accuracy_summary(pd.DataFrame())
+    with pytest.raises(ValueError, match="unknown table style 'pdf'"):
+        accuracy_table(accuracy_summary(train_rows()), "pdf")
