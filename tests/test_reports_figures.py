@@ -1,0 +1,59 @@
+"""Figures from fixture rows: the scaling figure's lines, fitted slopes, crossover marks and caption; the styles."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from reports.figures_scaling import scaling_figure
+from reports.style import FIXED, attention_colour, attention_style
+
+BASE = {"bench": "profile", "run_id": "fixture", "level": "attention", "model": None, "mode": "fwdbwd",
+        "causal": False, "dtype": "float32", "device": "cpu", "device_name": "Test CPU", "batch_policy": "tokens",
+        "tokens": 4096, "H": 2, "D": 4, "options": None}
+
+
+def profile_rows():
+    rows = []
+    for T in (64, 128, 256, 512):
+        B = 4096 // T
+        for variant, time_per_seq, mib_per_seq in (("dot", 1e-4 * T * T, 1e-4 * T * T), ("sdpa", 3e-4 * T ** 1.5,
+                                                   1e-3 * T), ("linrec", 0.02 * T, 2e-3 * T)):
+            for metric, stat, value in (("time", "median", time_per_seq * B), ("peak_memory", "peak", mib_per_seq * B)):
+                rows.append({**BASE, "variant": variant, "T": T, "B": B, "metric": metric, "stat": stat,
+                             "value": value, "status": "ok"})
+    rows.append({**BASE, "variant": "dot", "T": 1024, "B": 4, "metric": "time", "status": "oom", "message": "cap"})
+    return pd.DataFrame(rows)
+
+
+def test_scaling_figure_draws_each_variant_with_its_slope_and_marks_the_crossover(tmp_path):
+    figure, caption = scaling_figure(profile_rows(), "fixture")
+    time_axis, memory_axis = figure.axes
+    labels = [line.get_label() for line in time_axis.get_lines() if not line.get_label().startswith("_")]
+    assert labels == ["dot (T^2.00)", "linrec (T^1.00)", "sdpa (T^1.50)"]
+    assert [line.get_label() for line in memory_axis.get_lines()][:3] == ["dot (T^2.00)", "linrec (T^1.00)",
+                                                                          "sdpa (T^1.00)"]
+    assert time_axis.get_xscale() == "log" and "(ms)" in time_axis.get_ylabel() and "(MiB)" in memory_axis.get_ylabel()
+    # linrec per sequence 0.02 T against sdpa 3e-4 T^1.5: equal at T = 4444 -> never within 64..512
+    assert "star marks" not in caption and "dot T=1024 (oom)" in caption and "Test CPU" in caption
+    path = tmp_path / "scaling.png"
+    figure.savefig(path)
+    assert path.stat().st_size > 10_000
+
+
+def test_a_crossing_variant_gets_its_star():
+    rows = profile_rows()
+    linrec = rows["variant"] == "linrec"
+    rows.loc[linrec & (rows["metric"] == "time"), "value"] /= 100  # now faster than sdpa from the first length on
+    rows.loc[linrec & (rows["metric"] == "time") & (rows["T"] == 64), "value"] *= 1000  # but slower at 64
+    _, caption = scaling_figure(rows)
+    assert "linrec T=128" in caption
+
+
+@pytest.mark.parametrize("name", ["dot", "linrec", "linrec-relu-seq", "cosformer"])
+def test_every_attention_has_one_stable_colour(name):
+    assert attention_colour(name) == attention_colour(name) == attention_style(name)["color"]
+    assert attention_colour(name).startswith("#")
+
+
+def test_the_fixed_colours_are_distinct():
+    assert len(set(FIXED.values())) == len(FIXED)
