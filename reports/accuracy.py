@@ -84,6 +84,7 @@ def accuracy_summary(frame: pd.DataFrame, protocol: str = "full") -> pd.DataFram
                       p=np.nan if dot is None or is_dot else _paired_p(values, dot))
         records.append(record)
     summary = pd.DataFrame(records)
+    summary["max_len"] = summary["max_len"].astype(int)
     group = summary.groupby(["model", "max_len", "dataset", "metric"])["mean"]
     summary["rank"] = group.rank(ascending=False, method="min").astype(int)
     return summary.assign(protocol=protocol)

@@ -27,6 +27,8 @@ def efficiency_blocks(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     frame = frame.assign(model=frame.get("model", pd.Series(index=frame.index, dtype=object)).fillna("-"),
                          device_name=frame.get("device_name", pd.Series(index=frame.index, dtype=object))
                          .fillna("unknown device"))
+    frame = frame[frame["T"].notna()]  # rows of other benches (training) have no length
+    frame = frame.assign(T=frame["T"].astype(int), B=frame["B"].astype(int))
     blocks = []
     for key, block in frame.groupby(BLOCK_KEYS, sort=True):
         info = dict(zip(BLOCK_KEYS, key))

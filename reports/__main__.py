@@ -1,0 +1,33 @@
+"""``python -m reports``: build reports from results/ run folders.
+
+Usage:
+    python -m reports build results/reference-ml100k results/reference-profile-cpu --out reports/out
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .build import build_report
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reports", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    build = commands.add_parser("build", help="an HTML report (figures PNG/SVG, tables CSV/LaTeX beside it)")
+    build.add_argument("runs", nargs="+", type=Path, help="results/<run> folders to read")
+    build.add_argument("--out", type=Path, default=Path("reports/out"), help="output folder (default reports/out)")
+    build.add_argument("--title", default="LinRec-Bench report")
+    args = parser.parse_args(argv)
+    try:
+        paths = build_report(args.runs, args.out, title=args.title)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"report: {paths['html']} ({len(paths['files'])} figure and table files beside it)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Build a report from run folders: one self-contained HTML file, the figures as PNG and SVG and the tables as CSV
+and LaTeX beside it. Reads results/ only.
+
+Usage:
+    paths = build_report(["results/reference-ml100k", "results/reference-profile-cpu"], "reports/out")
+    # {"html": reports/out/report.html, "figures": [...], "tables": [...]}
+
+Sections: accuracy (one table per evaluation protocol), efficiency (time and peak memory per length, per block),
+scaling figures, training curves, and the environment and provenance of every run (device, versions, commit,
+command, failed cells). A run folder without rows of a kind simply leaves that section empty.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import json
+import re
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from bench.results import load_runs, read_json
+
+from .accuracy import accuracy_summary, accuracy_table, excluded_cells
+from .efficiency import efficiency_blocks, efficiency_table
+from .figures_curves import curves_figure
+from .figures_scaling import scaling_figure
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def slug(text: str) -> str:
+    """Usage: slug("attention, fwdbwd, float32") -> "attention-fwdbwd-float32": a file-name-safe label."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80]
+
+
+class Outputs:
+    """Usage: out = Outputs(dir); out.table(...); out.figure(...): writes the files, returns the HTML items."""
+
+    def __init__(self, out_dir: Path):
+        self.dir = Path(out_dir)
+        (self.dir / "tables").mkdir(parents=True, exist_ok=True)
+        (self.dir / "figures").mkdir(parents=True, exist_ok=True)
+        self.files: list[Path] = []
+
+    def table(self, name: str, title: str, html_table: pd.DataFrame, numbers: pd.DataFrame, latex: pd.DataFrame,
+              caption: str, notes=()) -> dict:
+        csv, tex = self.dir / "tables" / f"{name}.csv", self.dir / "tables" / f"{name}.tex"
+        numbers.to_csv(csv, index=False)
+        tex.write_text(latex.to_latex(caption=caption, label=f"tab:{name}"), encoding="utf-8")
+        self.files += [csv, tex]
+        return {"kind": "table", "title": title, "html": html_table.to_html(escape=False, na_rep="-"),
+                "caption": caption, "notes": list(notes)}
+
+    def figure(self, name: str, title: str, figure, caption: str) -> dict:
+        import matplotlib.pyplot as plt
+
+        png, svg = self.dir / "figures" / f"{name}.png", self.dir / "figures" / f"{name}.svg"
+        figure.savefig(png, dpi=110)
+        figure.savefig(svg)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=110)
+        plt.close(figure)
+        self.files += [png, svg]
+        return {"kind": "figure", "title": title, "png": base64.b64encode(buffer.getvalue()).decode("ascii"),
+                "caption": caption}
+
+
+def accuracy_section(frame: pd.DataFrame, out: Outputs) -> dict:
+    items = []
+    train = frame[frame.get("bench") == "train"] if "bench" in frame else frame.iloc[0:0]
+    protocols = sorted(set(train.loc[train["split"] == "test", "protocol"])) if len(train) else []
+    for protocol in protocols:
+        summary = accuracy_summary(frame, protocol)
+        caption = (f"Test HR@10, NDCG@10 and MRR@10 under the {protocol} protocol"
+                   f"{' (every item ranked)' if protocol == 'full' else ' (sampled candidates)'}; mean ± std over "
+                   f"seeds (n per row in the CSV); in brackets the change against dot of the same backbone and N, "
+                   f"* p < 0.05, ** p < 0.01 in a paired t-test over shared seeds; best in bold, second underlined.")
+        items.append(out.table(f"accuracy-{protocol}", f"Overall accuracy, {protocol} protocol",
+                               accuracy_table(summary, "html"), summary, accuracy_table(summary, "latex"), caption))
+    excluded = excluded_cells(frame) if len(train) else pd.DataFrame()
+    text = "Cells that did not finish are left out: " + "; ".join(
+        f"{r['cell']} ({r['status']}: {r['message']})" for _, r in excluded.iterrows()) if len(excluded) else ""
+    return {"id": "accuracy", "title": "Accuracy", "text": text, "items": items}
+
+
+def efficiency_sections(frame: pd.DataFrame, out: Outputs) -> list[dict]:
+    profile = frame[frame.get("bench") == "profile"] if "bench" in frame else frame.iloc[0:0]
+    tables, figures = [], []
+    for title, block in efficiency_blocks(profile):
+        for metric, label in (("time", "median time"), ("peak_memory", "peak memory")):
+            table, notes = efficiency_table(block, metric)
+            if table.empty:
+                continue
+            caption = (f"{label.capitalize()} per call at each length T (batch B), {title}; each cell gives the "
+                       f"ratio to dot and to sdpa measured in the same run (below 1: less than the reference).")
+            numbers = block[block["metric"] == metric]
+            tables.append(out.table(f"efficiency-{slug(title)}-{metric}", f"{label.capitalize()}: {title}", table,
+                                    numbers, table, caption, notes))
+        if block["T"].nunique() > 1:
+            figure, caption = scaling_figure(block, title)
+            figures.append(out.figure(f"scaling-{slug(title)}", f"Scaling: {title}", figure, caption))
+    return [{"id": "efficiency", "title": "Efficiency", "items": tables},
+            {"id": "scaling", "title": "Scaling with sequence length", "items": figures}]
+
+
+def curves_section(frame: pd.DataFrame, out: Outputs) -> dict:
+    train = frame[frame.get("bench") == "train"] if "bench" in frame else frame.iloc[0:0]
+    items = []
+    valid = train[(train["split"] == "valid") & (train["metric"] == "ndcg@10")] if len(train) else train
+    for dataset, rows in (valid.groupby("dataset") if len(valid) else []):
+        figure, caption = curves_figure(rows)
+        items.append(out.figure(f"curves-{slug(str(dataset))}", f"Training curves, {dataset}", figure, caption))
+    return {"id": "curves", "title": "Training curves", "items": items}
+
+
+def provenance_section(run_dirs: list[Path]) -> dict:
+    rows = []
+    for run in run_dirs:
+        env = read_json(run / "env.json") if (run / "env.json").exists() else {}
+        config = read_json(run / "config.json") if (run / "config.json").exists() else {}
+        rows.append({"run": run.name, "command": config.get("command", "?"),
+                     "device": env.get("gpu") or env.get("cpu", "?"), "threads": env.get("torch_threads"),
+                     "torch": env.get("torch"), "cuda": env.get("cuda") or "-", "xformers": env.get("xformers"),
+                     "commit": (env.get("git_commit") or "?")[:10], "time": env.get("time"),
+                     "settings": json.dumps(config.get("grid") or config.get("measure") or {}, sort_keys=True)[:300]})
+    table = pd.DataFrame(rows)
+    item = {"kind": "table", "title": "Runs", "html": table.to_html(index=False, escape=True), "notes": [],
+            "caption": "Each run folder's env.json and config.json: where and with what every number was measured."}
+    return {"id": "provenance", "title": "Environment and provenance", "items": [item]}
+
+
+def build_report(run_dirs, out_dir, title: str = "LinRec-Bench report", scale_note: str = "") -> dict:
+    """Usage: see module docstring. A missing run folder is a one-line error naming it."""
+    runs = [Path(r) for r in run_dirs]
+    frame = load_runs(*runs)
+    out = Outputs(Path(out_dir))
+    sections = [accuracy_section(frame, out), *efficiency_sections(frame, out), curves_section(frame, out),
+                provenance_section(runs)]
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    html = environment.get_template("report.html.j2").render(
+        title=title, built=dt.datetime.now().astimezone().isoformat(timespec="seconds"), runs=runs,
+        sections=sections, scale_note=scale_note)
+    path = out.dir / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return {"html": path, "files": out.files}
