@@ -49,7 +49,8 @@ def number(value: float) -> str:
 def _ratio_text(value: float, reference: float | None, name: str) -> str:
     if reference is None or not reference == reference or reference <= 0:
         return ""
-    return f" · {value / reference:.2f}× {name}"
+    ratio = value / reference
+    return f" · {ratio:.2f}× {name}" if ratio >= 1 else f" · {ratio:#.2g}× {name}"  # 0.0016×, not 0.00×
 
 
 def efficiency_table(block: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, list[str]]:

@@ -45,6 +45,12 @@ def test_cells_carry_ratios_to_dot_and_sdpa_and_failures_their_reason():
     assert memory.at[(128, 4), "dot"] == "-"  # the memory pass has no row for it
 
 
+def test_tiny_ratios_keep_two_significant_digits():
+    rows = ok("dot", 64, 8, 1000.0, 40.0) + ok("linrec", 64, 8, 1.6, 8.0)
+    table, _ = efficiency_table(pd.DataFrame(rows), "time")
+    assert table.at[(64, 8), "linrec"] == "1.60 ms · 0.0016× dot"
+
+
 def test_unknown_metric_is_a_one_line_error():
     with pytest.raises(ValueError, match="unknown efficiency metric 'flops'"):
         efficiency_table(frame(), "flops")
