@@ -1,7 +1,7 @@
 """``python -m reports``: build reports from results/ run folders.
 
 Usage:
-    python -m reports build results/reference-ml100k results/reference-profile-cpu --out reports/out
+    python -m reports build results/reference-ml100k results/reference-profile-cpu --out reports/out [--pdf]
 """
 from __future__ import annotations
 
@@ -19,13 +19,16 @@ def main(argv=None) -> int:
     build.add_argument("runs", nargs="+", type=Path, help="results/<run> folders to read")
     build.add_argument("--out", type=Path, default=Path("reports/out"), help="output folder (default reports/out)")
     build.add_argument("--title", default="LinRec-Bench report")
+    build.add_argument("--pdf", action="store_true", help="also print report.pdf (needs Debian's chromium)")
     args = parser.parse_args(argv)
     try:
-        paths = build_report(args.runs, args.out, title=args.title)
+        paths = build_report(args.runs, args.out, title=args.title, pdf=args.pdf)
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"report: {paths['html']} ({len(paths['files'])} figure and table files beside it)")
+    if "pdf" in paths:
+        print(f"pdf: {paths['pdf']}")
     return 0
 
 

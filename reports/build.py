@@ -24,6 +24,7 @@ import pandas as pd
 from bench.results import load_runs, read_json
 
 from .accuracy import accuracy_summary, accuracy_table, excluded_cells
+from .browser import html_to_pdf
 from .efficiency import efficiency_blocks, efficiency_table
 from .figures_curves import curves_figure
 from .figures_scaling import scaling_figure
@@ -132,8 +133,10 @@ def provenance_section(run_dirs: list[Path]) -> dict:
     return {"id": "provenance", "title": "Environment and provenance", "items": [item]}
 
 
-def build_report(run_dirs, out_dir, title: str = "LinRec-Bench report", scale_note: str = "") -> dict:
-    """Usage: see module docstring. A missing run folder is a one-line error naming it."""
+def build_report(run_dirs, out_dir, title: str = "LinRec-Bench report", scale_note: str = "",
+                 pdf: bool = False) -> dict:
+    """Usage: see module docstring. ``pdf=True`` also prints report.pdf from the HTML (headless Chromium, see
+    reports/browser.py). A missing run folder is a one-line error naming it."""
     runs = [Path(r) for r in run_dirs]
     frame = load_runs(*runs)
     out = Outputs(Path(out_dir))
@@ -145,4 +148,7 @@ def build_report(run_dirs, out_dir, title: str = "LinRec-Bench report", scale_no
         sections=sections, scale_note=scale_note)
     path = out.dir / "report.html"
     path.write_text(html, encoding="utf-8")
-    return {"html": path, "files": out.files}
+    paths = {"html": path, "files": out.files}
+    if pdf:
+        paths["pdf"] = html_to_pdf(path, out.dir / "report.pdf")
+    return paths

@@ -2,7 +2,12 @@
 partial runs, failed cells, a missing folder."""
 from __future__ import annotations
 
+import base64
+import io
 import json
+import re
+import shutil
+import subprocess
 
 import pandas as pd
 import pytest
@@ -58,3 +63,47 @@ def test_the_command_builds_and_a_missing_folder_is_one_line(runs, tmp_path, cap
     assert "report.html" in capsys.readouterr().out
     assert main(["build", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out2")]) == 2
     assert "no rows.jsonl" in capsys.readouterr().err
+
+
+browser = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+
+
+def ink(png) -> float:
+    """Share of pixels that are not (near) white: 0 for a blank page."""
+    import numpy as np
+    from PIL import Image
+
+    return float((np.asarray(Image.open(png).convert("L")) < 230).mean())
+
+
+@browser
+def test_the_html_renders_in_a_real_browser_with_every_image(runs, tmp_path):
+    from PIL import Image
+
+    from reports.browser import screenshot
+
+    paths = build_report(runs, tmp_path / "out")
+    html = paths["html"].read_text()
+    for encoded in re.findall(r'src="data:image/png;base64,([^"]+)"', html):
+        Image.open(io.BytesIO(base64.b64decode(encoded))).verify()  # a broken image would not decode
+    shot = screenshot(paths["html"], tmp_path / "shot.png", width=1200, height=1600)
+    assert ink(shot) > 0.02  # tables and figures drawn, not a blank page
+
+
+@browser
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils is not installed")
+def test_the_pdf_has_the_same_content_on_rendered_pages(runs, tmp_path):
+    paths = build_report(runs, tmp_path / "out", pdf=True)
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(paths["pdf"]), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) >= 3  # accuracy, efficiency, scaling and the rest do not fit one page
+    assert all(ink(page) > 0.005 for page in pages)
+    text = subprocess.run(["pdftotext", str(paths["pdf"]), "-"], capture_output=True, text=True).stdout
+    for needed in ("Overall accuracy, full protocol", "Scaling: attention, fwdbwd", "Environment and provenance"):
+        assert needed in text
+
+
+def test_asking_for_a_pdf_without_a_browser_is_one_line(runs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert main(["build", str(runs[0]), "--out", str(tmp_path / "out"), "--pdf"]) == 2
+    assert "apt-get install chromium" in capsys.readouterr().err
