@@ -26,6 +26,7 @@ from bench.results import load_runs, read_json
 from .accuracy import accuracy_summary, accuracy_table, excluded_cells
 from .browser import html_to_pdf
 from .efficiency import efficiency_blocks, efficiency_table
+from .figures_compare import ablation_figure, speedup_heatmap
 from .figures_curves import curves_figure
 from .figures_scaling import scaling_figure
 
@@ -81,6 +82,10 @@ def accuracy_section(frame: pd.DataFrame, out: Outputs) -> dict:
                    f"* p < 0.05, ** p < 0.01 in a paired t-test over shared seeds; best in bold, second underlined.")
         items.append(out.table(f"accuracy-{protocol}", f"Overall accuracy, {protocol} protocol",
                                accuracy_table(summary, "html"), summary, accuracy_table(summary, "latex"), caption))
+        if summary["attention"].isin(["linrec", "linrec_official"]).any() and (summary["attention"] == "dot").any():
+            figure, caption = ablation_figure(summary)
+            items.append(out.figure(f"ablation-{protocol}", f"LinRec variants against dot, {protocol} protocol",
+                                    figure, caption))
     excluded = excluded_cells(frame) if len(train) else pd.DataFrame()
     text = "Cells that did not finish are left out: " + "; ".join(
         f"{r['cell']} ({r['status']}: {r['message']})" for _, r in excluded.iterrows()) if len(excluded) else ""
@@ -103,6 +108,9 @@ def efficiency_sections(frame: pd.DataFrame, out: Outputs) -> list[dict]:
         if block["T"].nunique() > 1:
             figure, caption = scaling_figure(block, title)
             figures.append(out.figure(f"scaling-{slug(title)}", f"Scaling: {title}", figure, caption))
+        if "sdpa" in set(block["variant"]) and block["variant"].nunique() > 1:
+            figure, caption = speedup_heatmap(block)
+            figures.append(out.figure(f"speedup-{slug(title)}", f"Speed-up over sdpa: {title}", figure, caption))
     return [{"id": "efficiency", "title": "Efficiency", "items": tables},
             {"id": "scaling", "title": "Scaling with sequence length", "items": figures}]
 

@@ -42,9 +42,10 @@ def test_a_report_holds_every_section_with_embedded_images(runs, tmp_path):
     html = paths["html"].read_text()
     for needed in ("Overall accuracy, full protocol", "<b>0.0657", "Median time: attention, fwdbwd",
                    "Scaling: attention, fwdbwd", "Training curves", "Environment and provenance", "abc123",
+                   "LinRec variants against dot, full protocol", "Speed-up over sdpa: attention, fwdbwd",
                    "oom [1]", "[1] dot T=1024 B=4: oom: cap"):
         assert needed in html, needed
-    assert html.count("data:image/png;base64,") == 2 and "http://" not in html and "https://" not in html
+    assert html.count("data:image/png;base64,") == 4 and "http://" not in html and "https://" not in html
     names = {p.name for p in paths["files"]}
     assert {"accuracy-full.csv", "accuracy-full.tex"} <= names
     assert any(n.endswith(".svg") for n in names) and all(p.stat().st_size > 0 for p in paths["files"])

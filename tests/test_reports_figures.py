@@ -57,3 +57,25 @@ def test_every_attention_has_one_stable_colour(name):
 
 def test_the_fixed_colours_are_distinct():
     assert len(set(FIXED.values())) == len(FIXED)
+
+
+def test_speedup_heatmap_colours_by_speedup_over_sdpa():
+    from reports.figures_compare import speedup_heatmap
+
+    figure, caption = speedup_heatmap(profile_rows())
+    texts = {t.get_text() for t in figure.axes[0].texts}
+    # linrec 0.02 T against sdpa 3e-4 T^1.5 per sequence: at T=64 sdpa/linrec = 3e-4 * 8 / 0.02 = 0.12
+    assert "0.12" in texts and "above 1 (blue) the variant is faster" in caption
+
+
+def test_ablation_bars_follow_the_summary():
+    from reports.accuracy import accuracy_summary
+    from reports.figures_compare import ablation_figure
+    from tests.test_reports_accuracy import train_rows
+
+    values = {"dot": [0.05, 0.055], "linrec": [0.06, 0.065], "linrec-relu-token": [0.04, 0.045], "sdpa": [0.05]}
+    figure, caption = ablation_figure(accuracy_summary(train_rows(values)))
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["dot", "linrec", "linrec-relu-token"]
+    assert [round(b.get_height(), 4) for b in ax.patches] == [0.0525, 0.0625, 0.0425]
+    assert "seeds per bar: 2" in caption

@@ -1,0 +1,76 @@
+"""Comparison figures: the speed-up of every variant over sdpa per length (a heatmap), and the ablation of LinRec's
+feature map and normalisation against dot (bars with error bars over seeds).
+
+Usage:
+    figure, caption = speedup_heatmap(profile_block)             # variant x T, colour = sdpa time / variant time
+    figure, caption = ablation_figure(accuracy_summary_frame)    # one bar per variant, mean ± std over seeds
+"""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+
+from bench.analysis import speedup_table  # noqa: E402
+
+from .style import attention_colour  # noqa: E402
+
+ABLATION = ("dot", "linrec_official", "linrec")  # then every linrec-<map>-<norm> present, in name order
+
+
+def speedup_heatmap(block: pd.DataFrame, baseline: str = "sdpa") -> tuple[plt.Figure, str]:
+    """Usage: see module docstring. Cells above 1 (blue) are faster than the baseline; log colour scale."""
+    speed = speedup_table(block, baseline=baseline)
+    grid = speed.pivot_table(index="variant", columns="T", values="speedup", aggfunc="mean")
+    figure, ax = plt.subplots(figsize=(1.0 + 0.75 * max(len(grid.columns), 2), 1.0 + 0.42 * max(len(grid), 2)),
+                              constrained_layout=True)
+    if grid.empty:
+        ax.text(0.5, 0.5, f"no lengths where both a variant and {baseline} ran", ha="center", va="center")
+        ax.set_axis_off()
+        return figure, f"No speed-up against {baseline} to show: {baseline} has no successful cell here."
+    low, high = float(np.nanmin(grid.values)), float(np.nanmax(grid.values))
+    reach = max(high, 1 / low, 1.01)  # symmetric in log space: 1 sits at the neutral middle of the colour map
+    norm = LogNorm(vmin=1 / reach, vmax=reach)
+    sns.heatmap(grid, ax=ax, cmap="RdBu", norm=norm, annot=True, fmt=".2g", annot_kws={"fontsize": 7},
+                cbar_kws={"label": f"speed-up over {baseline} ({baseline} time / variant time)"})
+    ax.set(xlabel="sequence length T (positions)", ylabel="attention")
+    first = block.iloc[0]
+    caption = (f"Speed-up of each attention over {baseline} ({first['mode']}, {first['dtype']}, {first['device']}, "
+               f"same T and B); above 1 (blue) the variant is faster, below 1 (red) slower. Empty cells: one of "
+               f"the two failed or did not run at that length.")
+    return figure, caption
+
+
+def ablation_figure(summary: pd.DataFrame, metric: str = "ndcg@10") -> tuple[plt.Figure, str]:
+    """Usage: see module docstring. ``summary``: reports.accuracy.accuracy_summary(frame, protocol)."""
+    rows = summary[summary["metric"] == metric]
+    names = [n for n in ABLATION if n in set(rows["attention"])]
+    names += sorted(n for n in set(rows["attention"]) if n.startswith("linrec-"))
+    compared = rows[rows["attention"].isin(names)].groupby(["model", "dataset", "max_len"])["attention"].nunique()
+    panels = sorted(compared[compared >= 2].index)  # a panel with one bar compares nothing
+    width = 1.2 + 0.5 * max(len(names), 3)
+    figure, axes = plt.subplots(1, max(len(panels), 1), figsize=(width * max(len(panels), 1), 4.0), squeeze=False,
+                                constrained_layout=True)
+    for ax, (model, dataset, max_len) in zip(axes[0], panels):
+        panel = rows[(rows["model"] == model) & (rows["dataset"] == dataset) & (rows["max_len"] == max_len)]
+        panel = panel.set_index("attention").reindex([n for n in names if n in set(panel["attention"])])
+        ax.bar(range(len(panel)), panel["mean"], yerr=panel["std"].fillna(0), capsize=3,
+               color=[attention_colour(n) for n in panel.index], edgecolor="black", linewidth=0.5)
+        if "dot" in panel.index:
+            ax.axhline(panel.at["dot", "mean"], color="black", linestyle="--", linewidth=0.8, label="dot")
+        ax.set_xticks(range(len(panel)), panel.index, rotation=45, ha="right", fontsize=8)
+        ax.set(title=f"{model}, {dataset}\nN={max_len}", ylabel=f"test {metric.upper()} (mean ± std over seeds)")
+        ax.grid(True, axis="y", alpha=0.25)
+    protocol = ", ".join(sorted(set(summary["protocol"]))) if "protocol" in summary else "?"
+    shown = rows[rows["attention"].isin(names)]
+    seeds = ", ".join(sorted({str(int(n)) for n in shown["n"]})) if len(shown) else "0"
+    caption = (f"Ablation of LinRec's feature map (elu, relu, elu1 = ELU + 1, id) and normalisation (token: per "
+               f"token over D, as the official code; none; seq: K over positions) against dot and the official "
+               f"form: test {metric.upper()} under the {protocol} protocol, bars the mean and error bars the std over "
+               f"seeds (seeds per bar: {seeds}); the dashed line is dot's mean.")
+    return figure, caption
