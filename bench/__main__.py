@@ -9,6 +9,7 @@ Usage:
     python -m bench train-grid reference-ml100k                # a named grid of training cells, resumable
     python -m bench train-summary results/reference-ml100k     # test metrics over seeds, epochs, time per epoch
     python -m bench perf [--quick]                             # the LinRec performance claims, side by side
+    python -m bench heatmaps results/my-run                    # attention matrices of trained cells, for reports
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import sys
 
 from .cli import add_list_command, add_microbench_command
 from .data.cli import add_data_command
+from .heatmaps import add_heatmaps_command
 from .perf_cli import add_perf_command
 from .profile_cli import add_profile_command
 from .train_cli import add_train_command, add_train_grid_command
@@ -34,6 +36,7 @@ def main(argv=None) -> int:
     add_train_grid_command(commands)
     add_train_summary_command(commands)
     add_perf_command(commands)
+    add_heatmaps_command(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -177,18 +177,23 @@ def train_one_epoch(model, optimizer, split, samples, config, generator, progres
             "samples": count, "pairs": pairs}
 
 
+def model_for_config(config: TrainConfig, num_items: int):
+    """Usage: model = model_for_config(config, split.num_items) -> the untrained model the config describes."""
+    options = {} if config.model == "pop" else dict(
+        attention=config.attention, hidden=config.hidden, heads=config.heads, inner=config.inner,
+        layers=config.layers, dropout=config.dropout, activation=config.activation, seed=config.seed)
+    if config.model == "bert4rec":
+        options["mask_ratio"] = config.mask_ratio
+    return build_model(config.model, num_items=num_items, max_len=config.max_len, **options).to(config.device)
+
+
 def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None = None, progress: bool = True) -> dict:
     """Usage: see the module docstring. Returns {"cell", "status", "best_epoch", "test": {metric: value}, ...}.
     ``dataset`` labels the rows (default: dataset_label(data), e.g. "ml-100k-5core")."""
     dataset = dataset or dataset_label(data)
     torch.manual_seed(config.seed)
     split = LeaveOneOut.from_data(data, config.seed if config.shuffle_train_order else None)
-    options = {} if config.model == "pop" else dict(
-        attention=config.attention, hidden=config.hidden, heads=config.heads, inner=config.inner,
-        layers=config.layers, dropout=config.dropout, activation=config.activation, seed=config.seed)
-    if config.model == "bert4rec":
-        options["mask_ratio"] = config.mask_ratio
-    model = build_model(config.model, num_items=split.num_items, max_len=config.max_len, **options).to(config.device)
+    model = model_for_config(config, split.num_items)
     check_config(config, model)
     cell = config.cell_id(dataset)
     base = {"run_id": Path(run_dir).name, "bench": "train", "cell": cell, "dataset": dataset, **asdict(config),

@@ -28,6 +28,7 @@ from .browser import html_to_pdf
 from .efficiency import efficiency_blocks, efficiency_table
 from .figures_compare import ablation_figure, speedup_heatmap
 from .figures_curves import curves_figure
+from .figures_heatmaps import heatmaps_figure, read_heatmaps
 from .figures_scaling import scaling_figure
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -125,6 +126,22 @@ def curves_section(frame: pd.DataFrame, out: Outputs) -> dict:
     return {"id": "curves", "title": "Training curves", "items": items}
 
 
+def heatmaps_section(run_dirs: list[Path], out: Outputs) -> dict:
+    rows = [row for run in run_dirs for row in read_heatmaps(run)]
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["model"], row["max_len"], row["user"], row["layer"], row["head"]),
+                          []).append(row)
+    items = []
+    for key, group in sorted(groups.items(), key=lambda item: str(item[0])):
+        figure, caption = heatmaps_figure(group)
+        name = slug("-".join(str(part) for part in key))
+        items.append(out.figure(f"heatmaps-{name}", f"Attention heatmaps: {key[1]} on {key[0]}, N={key[2]}",
+                                figure, caption))
+    text = "" if rows else "Heatmaps come from trained checkpoints: python -m bench heatmaps results/<training run>."
+    return {"id": "heatmaps", "title": "Attention heatmaps", "text": text, "items": items}
+
+
 def provenance_section(run_dirs: list[Path]) -> dict:
     rows = []
     for run in run_dirs:
@@ -148,8 +165,8 @@ def build_report(run_dirs, out_dir, title: str = "LinRec-Bench report", scale_no
     runs = [Path(r) for r in run_dirs]
     frame = load_runs(*runs)
     out = Outputs(Path(out_dir))
-    sections = [accuracy_section(frame, out), *efficiency_sections(frame, out), curves_section(frame, out),
-                provenance_section(runs)]
+    sections = [accuracy_section(frame, out), *efficiency_sections(frame, out), heatmaps_section(runs, out),
+                curves_section(frame, out), provenance_section(runs)]
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     html = environment.get_template("report.html.j2").render(
         title=title, built=dt.datetime.now().astimezone().isoformat(timespec="seconds"), runs=runs,

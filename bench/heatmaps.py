@@ -1,0 +1,115 @@
+"""Attention heatmaps from trained checkpoints: the implicit T x T matrix of one layer and head of every trained
+cell, for one real user's test window, stored beside the run's rows so that reports never load a model.
+
+Usage:
+    python -m bench heatmaps results/my-run [--user 17] [--layer 0] [--head 0] [--data-dir data]
+    rows = heatmap_rows("results/my-run", user=None, layer=0, head=0)   # written to results/my-run/heatmaps.jsonl
+
+Each row: the cell's settings, the user (index among the split's users), the window's real length (positions at
+and after it are padding), the layer and head, and ``matrix``: T x T, row i = query position i. Softmax variants
+give attention weights (rows sum to 1 over real keys); linear ones their implicit weights, which need not. The
+default user is the one whose test history is the median length, so the choice does not favour any variant.
+Cells need their checkpoint (``checkpoints/<cell>.pt``); a cell without one is skipped with a message.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from .batches import LeaveOneOut, evaluation_inputs, gather_windows
+from .results import append_rows, read_json, read_rows
+from .train import TrainConfig, model_for_config
+
+FILE = "heatmaps.jsonl"
+
+
+def trained_cells(run_dir: Path) -> list[tuple[str, TrainConfig, dict]]:
+    """Usage: trained_cells(run_dir) -> [(cell, config, dataset spec)] of finished neural cells, in id order."""
+    run_dir = Path(run_dir)
+    finished = {r["cell"] for r in read_rows(run_dir / "rows.jsonl")
+                if r.get("bench") == "train" and r.get("metric") == "status" and r.get("status") == "finished"}
+    recorded = read_json(run_dir / "config.json").get("cells", {}) if (run_dir / "config.json").exists() else {}
+    cells = []
+    for cell in sorted(finished & set(recorded)):
+        config = TrainConfig(**recorded[cell]["train"])
+        if config.model != "pop":
+            cells.append((cell, config, recorded[cell]["dataset"]))
+    return cells
+
+
+def median_user(split: LeaveOneOut, history_len: int) -> int:
+    """Usage: median_user(split, 50) -> the user whose test history length is the median (lowest index on ties)."""
+    lengths = evaluation_inputs(split, "test", history_len)["history_lengths"]
+    order = torch.argsort(lengths, stable=True)
+    return int(order[len(order) // 2])
+
+
+def cell_matrix(config: TrainConfig, checkpoint: Path, split: LeaveOneOut, user: int, layer: int, head: int):
+    """Usage: matrix, length = cell_matrix(...) -> (T, T) tensor of the cell's layer/head for the user's test window
+    (BERT4Rec: with its [MASK] slot after the window, as it predicts) and the number of real positions."""
+    model = model_for_config(config, split.num_items)
+    model.load_state_dict(torch.load(checkpoint, weights_only=True))
+    model.eval()
+    if not 0 <= layer < config.layers or not 0 <= head < config.heads:
+        raise ValueError(f"layer {layer} / head {head} out of range: the model has {config.layers} layers and "
+                         f"{config.heads} heads")
+    inputs = evaluation_inputs(split, "test", model.history_len)
+    starts, lengths = inputs["starts"][user:user + 1], inputs["lengths"][user:user + 1]
+    item_seq = gather_windows(split.items, starts, lengths, model.max_len)  # (1, T)
+    real = int(lengths[0])
+    if config.model == "bert4rec":
+        item_seq, real = model.with_mask_appended(item_seq, lengths), real + 1
+    matrices = model.implicit_matrices(item_seq)  # per layer: (1, H, T, T)
+    return matrices[layer][0, head].float(), real
+
+
+def heatmap_rows(run_dir, user: int | None = None, layer: int = 0, head: int = 0, data_dir="data") -> list[dict]:
+    """Usage: see module docstring. Returns the rows (also written to run_dir/heatmaps.jsonl, replacing it)."""
+    from .data import load_dataset
+
+    run_dir = Path(run_dir)
+    cells, loaded, rows = trained_cells(run_dir), {}, []
+    if not cells:
+        raise ValueError(f"{run_dir}: no finished training cell with a recorded configuration")
+    for cell, config, dataset in cells:
+        checkpoint = run_dir / "checkpoints" / f"{cell}.pt"
+        if not checkpoint.exists():
+            print(f"{cell}: no checkpoint, skipped")
+            continue
+        key = json.dumps(dataset, sort_keys=True)
+        if key not in loaded:
+            loaded[key] = load_dataset(dataset["name"], data_dir=data_dir, **dataset.get("options", {}))
+        split = LeaveOneOut.from_data(loaded[key], config.seed if config.shuffle_train_order else None)
+        chosen = median_user(split, config.max_len) if user is None else user
+        if not 0 <= chosen < split.num_users:
+            raise ValueError(f"user {chosen} out of range: the split has {split.num_users} users")
+        matrix, real = cell_matrix(config, checkpoint, split, chosen, layer, head)
+        rows.append({"bench": "heatmap", "run_id": run_dir.name, "cell": cell, "model": config.model,
+                     "attention": config.attention, "max_len": config.max_len, "seed": config.seed,
+                     "shuffle_train_order": config.shuffle_train_order, "dataset": dataset["name"], "user": chosen,
+                     "length": real, "layer": layer, "head": head, "matrix": matrix.tolist()})
+    path = run_dir / FILE
+    path.unlink(missing_ok=True)
+    append_rows(path, rows)
+    return rows
+
+
+def add_heatmaps_command(commands) -> None:
+    cmd = commands.add_parser("heatmaps", help="implicit attention matrices of trained cells, for the report",
+                              description=__doc__.split("\n\n")[0])
+    cmd.add_argument("run_dir", type=Path, help="a training run folder (rows.jsonl, config.json, checkpoints/)")
+    cmd.add_argument("--user", type=int, default=None, help="user index (default: the median-length test history)")
+    cmd.add_argument("--layer", type=int, default=0)
+    cmd.add_argument("--head", type=int, default=0)
+    cmd.add_argument("--data-dir", type=Path, default=Path("data"))
+    cmd.set_defaults(run=run_heatmaps)
+
+
+def run_heatmaps(args: argparse.Namespace) -> int:
+    rows = heatmap_rows(args.run_dir, args.user, args.layer, args.head, args.data_dir)
+    print(f"{len(rows)} heatmaps (user {rows[0]['user'] if rows else '-'}, layer {args.layer}, head {args.head}) "
+          f"in {Path(args.run_dir) / FILE}")
+    return 0

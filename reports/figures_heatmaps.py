@@ -1,0 +1,63 @@
+"""Attention heatmaps (the paper's Figure 5): the implicit T x T matrix of each trained attention for one user's
+test window, side by side, padding greyed out.
+
+Usage:
+    rows = read_heatmaps("results/my-run")             # the rows ``python -m bench heatmaps`` wrote
+    figure, caption = heatmaps_figure(rows)            # one panel per attention (seed 0, one model and N)
+
+Colour scales: softmax variants (weights in [0, 1], rows summing to 1) share one sequential scale; every other
+variant gets a diverging scale centred on 0 of its own, since LinRec's implicit weights are cosines / sqrt(D) that
+may be negative and live on another scale: one shared scale would hide one side or the other.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bench.results import read_rows  # noqa: E402
+
+SOFTMAX = {"dot", "sdpa", "sdpa_math", "sdpa_flash", "sdpa_efficient", "xformers"}
+
+
+def read_heatmaps(run_dir) -> list[dict]:
+    """Usage: read_heatmaps(run_dir) -> rows of run_dir/heatmaps.jsonl ([] when the run has none)."""
+    path = Path(run_dir) / "heatmaps.jsonl"
+    return read_rows(path) if path.exists() else []
+
+
+def heatmaps_figure(rows: list[dict]) -> tuple[plt.Figure, str]:
+    """Usage: see module docstring. Rows of one (dataset, model, max_len, user, layer, head); seed 0 preferred."""
+    chosen = {}
+    for row in sorted(rows, key=lambda r: (r["seed"], r["attention"])):
+        if not row.get("shuffle_train_order"):
+            chosen.setdefault(row["attention"], row)
+    panels = list(chosen.values())
+    softmax = [np.asarray(r["matrix"])[:r["length"], :r["length"]] for r in panels if r["attention"] in SOFTMAX]
+    top = max((float(m.max()) for m in softmax), default=1.0)
+    figure, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.6), squeeze=False,
+                                constrained_layout=True)
+    for ax, row in zip(axes[0], panels):
+        matrix = np.asarray(row["matrix"], dtype=float)
+        shown = np.ma.masked_array(matrix, mask=np.zeros_like(matrix, dtype=bool))
+        shown.mask[row["length"]:, :] = shown.mask[:, row["length"]:] = True  # padding: greyed out
+        if row["attention"] in SOFTMAX:
+            cmap, limits = plt.get_cmap("viridis"), (0.0, top)
+        else:
+            reach = float(np.abs(matrix[:row["length"], :row["length"]]).max()) or 1.0
+            cmap, limits = plt.get_cmap("RdBu_r"), (-reach, reach)
+        cmap = cmap.with_extremes(bad="#d9d9d9")
+        image = ax.imshow(shown, cmap=cmap, vmin=limits[0], vmax=limits[1], interpolation="nearest")
+        ax.set(title=row["attention"], xlabel="key position", ylabel="query position")
+        figure.colorbar(image, ax=ax, shrink=0.8)
+    first = panels[0] if panels else {}
+    caption = (f"Implicit attention matrices of layer {first.get('layer')}, head {first.get('head')} for user "
+               f"{first.get('user')}'s test window ({first.get('length')} real positions of "
+               f"{len(first.get('matrix', []))}; grey: padding), {first.get('model')} on {first.get('dataset')}, "
+               f"N={first.get('max_len')}, seed 0. Softmax variants share one scale from 0; each other variant has "
+               f"its own scale centred on 0 (red positive, blue negative), since its weights may be negative.")
+    return figure, caption

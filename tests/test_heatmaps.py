@@ -1,0 +1,72 @@
+"""Heatmaps from trained checkpoints: the command, the matrices against the models' own, the report figure."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.__main__ import main
+from bench.batches import LeaveOneOut
+from bench.heatmaps import heatmap_rows, median_user
+from bench.results import read_rows
+from reports.build import build_report
+from reports.figures_heatmaps import heatmaps_figure, read_heatmaps
+from tests.conftest import cyclic_data
+from tests.test_train_cli import inter_file, train_args  # noqa: F401  (inter_file is a fixture)
+
+
+@pytest.fixture
+def trained(inter_file, tmp_path):  # noqa: F811
+    run_dir = tmp_path / "run"
+    for attention in ("dot", "linrec"):
+        assert main(train_args(inter_file, run_dir, "--attention", attention, "--no-progress")) == 0
+    return run_dir
+
+
+def test_the_command_writes_one_matrix_per_trained_cell(trained, capsys):
+    assert main(["heatmaps", str(trained)]) == 0
+    assert "2 heatmaps" in capsys.readouterr().out
+    rows = read_rows(trained / "heatmaps.jsonl")
+    by_attention = {r["attention"]: r for r in rows}
+    assert set(by_attention) == {"dot", "linrec"}
+    dot, linrec = (np.asarray(by_attention[a]["matrix"]) for a in ("dot", "linrec"))
+    real = by_attention["dot"]["length"]
+    assert dot.shape == linrec.shape == (6, 6)
+    np.testing.assert_allclose(dot[:real, :real].sum(1), 1.0, rtol=1e-5)  # softmax rows over real keys
+    assert np.allclose(np.triu(dot[:real, :real], 1), 0.0)  # SASRec with dot is causal: no future weight
+    assert (linrec < 0).any()  # LinRec's implicit weights may be negative: not a softmax
+
+
+def test_the_same_user_and_a_bad_layer(trained):
+    rows = heatmap_rows(trained, user=3)
+    assert {r["user"] for r in rows} == {3}
+    with pytest.raises(ValueError, match="layer 5 / head 0 out of range"):
+        heatmap_rows(trained, layer=5)
+    with pytest.raises(ValueError, match="user 999 out of range"):
+        heatmap_rows(trained, user=999)
+
+
+def test_a_cell_without_its_checkpoint_is_skipped(trained, capsys):
+    next((trained / "checkpoints").glob("*-dot-*.pt")).unlink()
+    rows = heatmap_rows(trained)
+    assert [r["attention"] for r in rows] == ["linrec"] and "no checkpoint, skipped" in capsys.readouterr().out
+
+
+def test_a_run_without_training_is_one_line(tmp_path, capsys):
+    (tmp_path / "rows.jsonl").write_text("")
+    assert main(["heatmaps", str(tmp_path)]) == 2
+    assert "no finished training cell" in capsys.readouterr().err
+
+
+def test_median_user_is_the_middle_history():
+    split = LeaveOneOut.from_data(cyclic_data(users=5))
+    lengths = sorted((int(n), u) for u, n in enumerate(split.lengths))
+    assert median_user(split, 50) == lengths[2][1]
+
+
+def test_the_report_shows_them_with_padding_greyed(trained, tmp_path):
+    heatmap_rows(trained)
+    figure, caption = heatmaps_figure(read_heatmaps(trained))
+    assert [ax.get_title() for ax in figure.axes if ax.get_title()] == ["dot", "linrec"]
+    assert "grey: padding" in caption
+    html = build_report([trained], tmp_path / "out")["html"].read_text()
+    assert "Attention heatmaps: sasrec on inter" in html
