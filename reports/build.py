@@ -30,6 +30,7 @@ from .figures_compare import ablation_figure, speedup_heatmap
 from .figures_curves import curves_figure
 from .figures_heatmaps import heatmaps_figure, read_heatmaps
 from .figures_scaling import scaling_figure
+from .figures_sensitivity import SETTINGS, sensitivity_figure
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -126,6 +127,17 @@ def curves_section(frame: pd.DataFrame, out: Outputs) -> dict:
     return {"id": "curves", "title": "Training curves", "items": items}
 
 
+def sensitivity_section(frame: pd.DataFrame, out: Outputs) -> dict:
+    train = frame[(frame.get("bench") == "train") & (frame.get("model") != "pop")] if "bench" in frame else frame
+    items = []
+    for setting in SETTINGS:
+        if setting in train and train[setting].nunique() > 1:
+            figure, caption = sensitivity_figure(frame, setting)
+            items.append(out.figure(f"sensitivity-{setting}", f"Sensitivity to {SETTINGS[setting][0]}", figure,
+                                    caption))
+    return {"id": "sensitivity", "title": "Sensitivity", "items": items}
+
+
 def heatmaps_section(run_dirs: list[Path], out: Outputs) -> dict:
     rows = [row for run in run_dirs for row in read_heatmaps(run)]
     groups = {}
@@ -165,7 +177,8 @@ def build_report(run_dirs, out_dir, title: str = "LinRec-Bench report", scale_no
     runs = [Path(r) for r in run_dirs]
     frame = load_runs(*runs)
     out = Outputs(Path(out_dir))
-    sections = [accuracy_section(frame, out), *efficiency_sections(frame, out), heatmaps_section(runs, out),
+    sections = [accuracy_section(frame, out), sensitivity_section(frame, out), *efficiency_sections(frame, out),
+                heatmaps_section(runs, out),
                 curves_section(frame, out), provenance_section(runs)]
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     html = environment.get_template("report.html.j2").render(

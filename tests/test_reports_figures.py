@@ -79,3 +79,26 @@ def test_ablation_bars_follow_the_summary():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["dot", "linrec", "linrec-relu-token"]
     assert [round(b.get_height(), 4) for b in ax.patches] == [0.0525, 0.0625, 0.0425]
     assert "seeds per bar: 2" in caption
+
+
+def test_sensitivity_moves_one_setting_at_a_time():
+    from reports.figures_sensitivity import sensitivity_figure
+
+    rows = []
+    for attention, base in (("dot", 0.05), ("linrec", 0.06)):
+        for max_len, hidden in ((25, 64), (50, 64), (100, 64), (50, 128)):
+            for seed in (0, 1):
+                cell = f"{attention}-{max_len}-{hidden}-{seed}"
+                common = {"bench": "train", "cell": cell, "model": "sasrec", "attention": attention,
+                          "max_len": max_len, "hidden": hidden, "heads": 2, "layers": 2, "seed": seed,
+                          "shuffle_train_order": False}
+                rows += [{**common, "metric": "status", "status": "finished"},
+                         {**common, "split": "test", "metric": "ndcg@10", "value": base + max_len / 1e4 + seed / 1e3},
+                         {**common, "split": "train", "metric": "epoch_time", "value": max_len / 10}]
+    figure, caption = sensitivity_figure(pd.DataFrame(rows), "max_len")
+    accuracy = figure.axes[0]
+    xs = sorted({float(x) for line in accuracy.get_lines() for x in line.get_xdata()})
+    assert xs == [25.0, 50.0, 100.0]  # the hidden=128 cell is left out: another setting moved
+    assert len(figure.axes) == 2 and "Sensitivity to max length N" in caption
+    with pytest.raises(ValueError, match="unknown sensitivity setting 'dropout'"):
+        sensitivity_figure(pd.DataFrame(rows), "dropout")
