@@ -58,6 +58,9 @@ def sensitivity_figure(frame: pd.DataFrame, setting: str) -> tuple[plt.Figure, s
             ax.errorbar(stats[setting], stats[how], yerr=stats["std"] if how == "mean" else None, capsize=3,
                         **attention_style(str(attention)), markersize=4)
         ax.set(xlabel=label, ylabel=ylabel, xscale="log" if setting in ("max_len", "hidden") else "linear")
+        values = sorted(set(rows[setting].dropna()))
+        ax.set_xticks(values, [f"{v:g}" for v in values])  # the settings run, not 6x10^1
+        ax.minorticks_off()
         ax.grid(True, alpha=0.25)
         ax.legend(fontsize=7)
     caption = (f"Sensitivity to {label}: test NDCG@10 and training time per epoch from the training runs (other "
