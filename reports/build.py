@@ -29,6 +29,7 @@ from .efficiency import efficiency_blocks, efficiency_table
 from .figures_compare import ablation_figure, speedup_heatmap
 from .figures_curves import curves_figure
 from .figures_heatmaps import heatmaps_figure, read_heatmaps
+from .figures_roofline import roofline_figure
 from .figures_scaling import scaling_figure
 from .figures_sensitivity import SETTINGS, sensitivity_figure
 
@@ -113,6 +114,9 @@ def efficiency_sections(frame: pd.DataFrame, out: Outputs) -> list[dict]:
         if "sdpa" in set(block["variant"]) and block["variant"].nunique() > 1:
             figure, caption = speedup_heatmap(block)
             figures.append(out.figure(f"speedup-{slug(title)}", f"Speed-up over sdpa: {title}", figure, caption))
+    figure, caption = roofline_figure(profile) if len(profile) else (None, "")
+    if figure is not None:
+        figures.append(out.figure("roofline", "Roofline (GPU)", figure, caption))
     return [{"id": "efficiency", "title": "Efficiency", "items": tables},
             {"id": "scaling", "title": "Scaling with sequence length", "items": figures}]
 

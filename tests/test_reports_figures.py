@@ -102,3 +102,16 @@ def test_sensitivity_moves_one_setting_at_a_time():
     assert len(figure.axes) == 2 and "Sensitivity to max length N" in caption
     with pytest.raises(ValueError, match="unknown sensitivity setting 'dropout'"):
         sensitivity_figure(pd.DataFrame(rows), "dropout")
+
+
+def test_roofline_only_for_gpu_rows():
+    from reports.figures_roofline import roofline_figure
+
+    cpu = profile_rows()
+    assert roofline_figure(cpu) == (None, "")
+    gpu = cpu.assign(device="cuda", device_name="NVIDIA H100 80GB HBM3", dtype="bfloat16")
+    figure, caption = roofline_figure(gpu)
+    assert figure is not None and figure.axes[0].get_title() == "NVIDIA H100 80GB HBM3, bfloat16"
+    labels = [line.get_label() for line in figure.axes[0].get_lines()]
+    assert labels[0] == "roofline" and {"dot", "sdpa", "linrec"} <= set(labels)
+    assert "datasheet" in caption
