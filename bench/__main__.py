@@ -10,6 +10,7 @@ Usage:
     python -m bench train-summary results/reference-ml100k     # test metrics over seeds, epochs, time per epoch
     python -m bench perf [--quick]                             # the LinRec performance claims, side by side
     python -m bench heatmaps results/my-run                    # attention matrices of trained cells, for reports
+    python -m bench run-all [--quick | --full]                 # the main job: every stage, resumable (run_all.sh)
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .cli import add_list_command, add_microbench_command
 from .data.cli import add_data_command
 from .heatmaps import add_heatmaps_command
 from .perf_cli import add_perf_command
+from .run_all import add_run_all_command
 from .profile_cli import add_profile_command
 from .train_cli import add_train_command, add_train_grid_command
 from .train_summary import add_train_summary_command
@@ -37,6 +39,7 @@ def main(argv=None) -> int:
     add_train_summary_command(commands)
     add_perf_command(commands)
     add_heatmaps_command(commands)
+    add_run_all_command(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from .grids_run_all import RUN_ALL_GRIDS
 from .train import TrainConfig
 
 ML100K_5CORE = {"name": "ml-100k", "options": {"user_k": 5, "item_k": 5}}
@@ -33,4 +34,4 @@ def reference_ml100k() -> list[tuple[dict, TrainConfig]]:
     return [(ML100K_5CORE, config) for config in first + floors + more_seeds + long]
 
 
-GRIDS = {"reference-ml100k": reference_ml100k}
+GRIDS = {"reference-ml100k": reference_ml100k, **RUN_ALL_GRIDS}

@@ -20,9 +20,10 @@ def main(argv=None) -> int:
     build.add_argument("--out", type=Path, default=Path("reports/out"), help="output folder (default reports/out)")
     build.add_argument("--title", default="LinRec-Bench report")
     build.add_argument("--pdf", action="store_true", help="also print report.pdf (needs Debian's chromium)")
+    build.add_argument("--scale-note", default="", help="a note on the runs' scale, shown at the top")
     args = parser.parse_args(argv)
     try:
-        paths = build_report(args.runs, args.out, title=args.title, pdf=args.pdf)
+        paths = build_report(args.runs, args.out, title=args.title, pdf=args.pdf, scale_note=args.scale_note)
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -19,6 +19,10 @@ from scipy import stats
 
 METRICS = ("hr@10", "ndcg@10", "mrr@10")
 ROW_KEY = ("model", "attention", "max_len")
+# Settings that, where they vary within a backbone, become part of a row's key: cells trained differently are
+# never averaged together as if they were seeds (a sensitivity run beside an accuracy run, say).
+SETTINGS = ("hidden", "heads", "layers", "inner", "dropout", "lr", "batch_size", "epochs", "patience", "loss",
+            "mask_ratio", "weight_decay")
 COLUMN_KEY = ("dataset", "metric")
 STYLES = ("html", "latex", "text")
 
@@ -30,6 +34,7 @@ def finished_test_rows(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
     train = frame[frame["bench"] == "train"]
     finished = set(train.loc[(train["metric"] == "status") & (train["status"] == "finished"), "cell"])
     test = train[(train["split"] == "test") & train["metric"].isin(METRICS) & train["cell"].isin(finished)]
+    test = test.drop_duplicates(["cell", "metric"])  # one cell in two runs (a shared base cell) counts once
     test = test.assign(attention=_setting_labels(test))
     protocols = sorted(set(test["protocol"]))
     if protocol not in protocols:
@@ -52,7 +57,7 @@ def _setting_labels(test: pd.DataFrame) -> pd.Series:
 def excluded_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """Usage: excluded_cells(frame) -> (cell, status, message) of training cells that did not finish."""
     train = frame[frame.get("bench") == "train"] if "bench" in frame else frame.iloc[0:0]
-    status = train[train["metric"] == "status"].set_index("cell")
+    status = train[train["metric"] == "status"].drop_duplicates("cell").set_index("cell")
     started = set(train["cell"]) if "cell" in train else set()
     rows = [{"cell": c, "status": status.at[c, "status"] if c in status.index else "unfinished",
              "message": status.at[c, "message"] if c in status.index else "no final status row"}
@@ -68,15 +73,22 @@ def _paired_p(values: pd.Series, reference: pd.Series) -> float:
     return float(stats.ttest_rel(both.iloc[:, 0], both.iloc[:, 1]).pvalue)
 
 
+def row_key(frame: pd.DataFrame) -> list[str]:
+    """Usage: row_key(test_rows) -> ["model", "attention", "max_len", ...the SETTINGS that vary in a backbone]."""
+    varying = [c for c in SETTINGS if c in frame and frame.groupby("model")[c].nunique(dropna=True).max() > 1]
+    return [*ROW_KEY, *varying]
+
+
 def accuracy_summary(frame: pd.DataFrame, protocol: str = "full") -> pd.DataFrame:
-    """Usage: see module docstring. One row per (model, attention, max_len, dataset, metric)."""
+    """Usage: see module docstring. One row per (row_key..., dataset, metric)."""
     test = finished_test_rows(frame, protocol)
-    seeds = test.pivot_table(index=[*ROW_KEY, *COLUMN_KEY], columns="seed", values="value", aggfunc="mean")
+    keys = row_key(test)
+    seeds = test.pivot_table(index=[*keys, *COLUMN_KEY], columns="seed", values="value", aggfunc="mean")
     records = []
     for key, per_seed in seeds.iterrows():
-        record = dict(zip([*ROW_KEY, *COLUMN_KEY], key))
+        record = dict(zip([*keys, *COLUMN_KEY], key))
         values = per_seed.dropna()
-        dot_key = (record["model"], "dot", record["max_len"], record["dataset"], record["metric"])
+        dot_key = tuple("dot" if k == "attention" else record[k] for k in [*keys, *COLUMN_KEY])
         dot = seeds.loc[dot_key].dropna() if dot_key in seeds.index else None
         is_dot = record["attention"] == "dot"
         record.update(mean=values.mean(), std=values.std(ddof=1) if len(values) > 1 else np.nan, n=len(values),
@@ -85,7 +97,7 @@ def accuracy_summary(frame: pd.DataFrame, protocol: str = "full") -> pd.DataFram
         records.append(record)
     summary = pd.DataFrame(records)
     summary["max_len"] = summary["max_len"].astype(int)
-    group = summary.groupby(["model", "max_len", "dataset", "metric"])["mean"]
+    group = summary.groupby([k for k in keys if k != "attention"] + list(COLUMN_KEY))["mean"]
     summary["rank"] = group.rank(ascending=False, method="min").astype(int)
     return summary.assign(protocol=protocol)
 
@@ -108,9 +120,11 @@ def accuracy_table(summary: pd.DataFrame, style: str = "html") -> pd.DataFrame:
     A single row (one attention alone) is never ranked: bold needs a comparison."""
     if style not in STYLES:
         raise ValueError(f"unknown table style {style!r}; valid: {', '.join(STYLES)}")
-    alone = summary.groupby(["model", "max_len", "dataset", "metric"])["attention"].transform("nunique") == 1
+    keys = [k for k in (*ROW_KEY, *SETTINGS) if k in summary]
+    groups = [k for k in keys if k != "attention"] + list(COLUMN_KEY)
+    alone = summary.groupby(groups)["attention"].transform("nunique") == 1
     summary = summary.assign(rank=summary["rank"].where(~alone, 0))
     summary = summary.assign(text=summary.apply(_cell_text, axis=1, style=style))
-    table = summary.pivot_table(index=list(ROW_KEY), columns=list(COLUMN_KEY), values="text", aggfunc="first")
+    table = summary.pivot_table(index=keys, columns=list(COLUMN_KEY), values="text", aggfunc="first")
     order = [m for m in METRICS if m in set(summary["metric"])]
     return table.reindex(columns=[(d, m) for d in table.columns.get_level_values(0).unique() for m in order])

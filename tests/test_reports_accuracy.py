@@ -100,3 +100,21 @@ def test_no_training_rows_and_an_unknown_style_are_one_line_errors():
         accuracy_summary(pd.DataFrame())
     with pytest.raises(ValueError, match="unknown table style 'pdf'"):
         accuracy_table(accuracy_summary(train_rows()), "pdf")
+
+
+def test_cells_trained_with_other_settings_are_rows_of_their_own_not_seeds():
+    wide = train_rows({"dot": [0.07], "linrec": [0.08]})
+    wide = wide.assign(hidden=128, cell=wide["cell"] + "-wide")
+    frame = pd.concat([train_rows().assign(hidden=64), wide])
+    summary = accuracy_summary(frame)
+    linrec = summary[(summary["attention"] == "linrec") & (summary["metric"] == "ndcg@10")].set_index("hidden")
+    assert linrec.loc[64, "n"] == 3 and linrec.loc[128, "n"] == 1
+    assert linrec.loc[128, "change"] == pytest.approx(0.08 / 0.07 - 1)  # against dot with the same hidden size
+    table = accuracy_table(summary, "text")
+    assert table.index.names == ["model", "attention", "max_len", "hidden"]
+
+
+def test_one_cell_in_two_runs_counts_once():
+    frame = pd.concat([train_rows().assign(run_id="a"), train_rows().assign(run_id="b")])
+    summary = accuracy_summary(frame)
+    assert summary.set_index(["attention", "metric"]).loc[("linrec", "ndcg@10"), "n"] == 3

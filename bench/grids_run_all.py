@@ -1,0 +1,73 @@
+"""The training grids of ``run_all.sh``: accuracy, sensitivity and ablation, at quick and at full (paper) scale.
+
+Usage:
+    from bench.grids import GRIDS
+    GRIDS["quick-accuracy"]()      # [(dataset spec, TrainConfig), ...], the order they run in
+
+Quick (the default without a GPU; the whole job within 20 minutes on 2 CPU cores): ML-100K 5-core cut to each
+user's 40 most recent interactions, N=20, d=32, one layer, a few epochs, two seeds. Its numbers show the shape of
+the comparison, not the paper's values: the report says so. Full: ML-1M (when its file is present or fetchable),
+N=200, d=128, 8 heads, 2 layers, up to 50 epochs with patience 4, three seeds, as the paper.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .train import TrainConfig
+
+QUICK_DATA = {"name": "ml-100k", "options": {"user_k": 5, "item_k": 5, "max_history": 40}}
+FULL_DATA = {"name": "ml-1m", "options": {"user_k": 5, "item_k": 5, "max_history": 200}}
+
+QUICK = TrainConfig(model="sasrec", max_len=20, hidden=32, heads=2, inner=64, layers=1, dropout=0.2, epochs=6,
+                    patience=2, batch_size=512, lr=2e-3, last_path="auto")
+FULL = TrainConfig(model="sasrec", max_len=200, hidden=128, heads=8, inner=512, layers=2, dropout=0.2, epochs=50,
+                   patience=4, batch_size=512, lr=1e-3, last_path="auto")
+
+SASREC_ATTENTIONS = ("dot", "sdpa", "linrec_official", "linrec", "linrec_causal", "linear_elu", "performer",
+                     "efficient", "cosformer", "linformer")
+BERT4REC_ATTENTIONS = ("dot", "sdpa", "linrec_official", "linrec", "linear_elu", "efficient")
+ABLATIONS = tuple(f"linrec-{fmap}-{norm}" for fmap in ("elu", "relu", "elu1", "id") for norm in ("token", "none",
+                                                                                               "seq")
+                  if (fmap, norm) != ("elu", "token"))
+
+
+def accuracy(base: TrainConfig, data: dict, seeds) -> list[tuple[dict, TrainConfig]]:
+    """SASRec and BERT4Rec with every attention, seed after seed (a grid cut short still has every variant)."""
+    cells = []
+    for seed in seeds:
+        cells += [replace(base, attention=a, seed=seed) for a in SASREC_ATTENTIONS]
+        cells += [replace(base, model="bert4rec", objective="cloze", attention=a, seed=seed)
+                  for a in BERT4REC_ATTENTIONS]
+    cells.append(replace(base, model="pop", attention="dot", seed=seeds[0]))
+    cells.append(replace(base, attention="dot", seed=seeds[0], shuffle_train_order=True))
+    return [(data, config) for config in cells]
+
+
+def sensitivity(base: TrainConfig, data: dict, lengths, hiddens, heads, layers) -> list[tuple[dict, TrainConfig]]:
+    """dot against linrec, one setting moved at a time around ``base`` (one seed)."""
+    cells = []
+    for attention in ("dot", "linrec"):
+        cells += [replace(base, attention=attention, max_len=n) for n in lengths]
+        cells += [replace(base, attention=attention, hidden=d, inner=2 * d) for d in hiddens]
+        cells += [replace(base, attention=attention, heads=h) for h in heads]
+        cells += [replace(base, attention=attention, layers=k) for k in layers]
+    return [(data, config) for config in dict.fromkeys(cells)]  # the base cell once
+
+
+def ablation(base: TrainConfig, data: dict, seeds) -> list[tuple[dict, TrainConfig]]:
+    """LinRec's feature map x normalisation against dot and the official form."""
+    names = ("dot", "linrec_official", "linrec", *ABLATIONS)
+    return [(data, replace(base, attention=a, seed=s)) for s in seeds for a in names]
+
+
+RUN_ALL_GRIDS = {
+    "quick-accuracy": lambda: accuracy(QUICK, QUICK_DATA, seeds=(0, 1)),
+    "quick-sensitivity": lambda: sensitivity(QUICK, QUICK_DATA, lengths=(10, 20, 40), hiddens=(16, 32, 64),
+                                             heads=(1, 2, 4), layers=(1, 2)),
+    "quick-ablation": lambda: ablation(QUICK, QUICK_DATA, seeds=(0, 1)),
+    "full-accuracy": lambda: accuracy(FULL, FULL_DATA, seeds=(0, 1, 2)),
+    "full-sensitivity": lambda: sensitivity(FULL, FULL_DATA, lengths=(50, 100, 200, 400), hiddens=(32, 64, 128,
+                                                                                                   256),
+                                            heads=(2, 4, 8), layers=(1, 2, 3)),
+    "full-ablation": lambda: ablation(FULL, FULL_DATA, seeds=(0, 1, 2)),
+}

@@ -1,0 +1,75 @@
+"""The main job's orchestration on tiny stand-ins: every stage into its own folder, resumable, a report at the end."""
+from __future__ import annotations
+
+import pytest
+
+import bench.grids as grids
+import bench.run_all as run_all
+from bench.__main__ import main
+from bench.grids_run_all import RUN_ALL_GRIDS
+from bench.results import read_rows
+from bench.train import TrainConfig
+from tests.test_train_cli import inter_file  # noqa: F401  (a fixture)
+
+TINY = TrainConfig(max_len=6, hidden=8, inner=16, layers=1, epochs=1, batch_size=128, last_path="auto")
+
+
+@pytest.fixture
+def tiny_job(inter_file, monkeypatch):  # noqa: F811
+    spec = {"name": "inter", "options": {"path": str(inter_file)}}
+    monkeypatch.setitem(grids.GRIDS, "quick-accuracy",
+                        lambda: [(spec, TrainConfig(**{**TINY.__dict__, "attention": a})) for a in ("dot", "linrec")])
+    monkeypatch.setitem(grids.GRIDS, "quick-sensitivity", lambda: [(spec, TINY)])
+    monkeypatch.setitem(grids.GRIDS, "quick-ablation", lambda: [(spec, TINY)])
+    monkeypatch.setitem(run_all.PROFILE_SWEEPS, "quick", [[
+        "--attention", "dot", "linrec", "--lengths", "16", "32", "--tokens", "64", "--mode", "fwdbwd",
+        "--repeats", "2", "--no-memory", "--no-progress"]])
+    return spec
+
+
+def test_every_stage_runs_into_its_folder_and_the_report_closes(tiny_job, tmp_path, capsys):
+    root = tmp_path / "job"
+    stages = ["accuracy", "sensitivity", "ablation", "profile", "heatmaps", "report"]
+    assert main(["run-all", "--quick", "--root", str(root), "--stages", *stages]) in (0, 2)  # 2: no chromium
+    out = capsys.readouterr().out
+    assert "== 1/6 accuracy (quick)" in out and "report: " in out
+    for folder in ("accuracy", "sensitivity", "ablation", "profile-1"):
+        assert (root / folder / "rows.jsonl").exists(), folder
+    assert (root / "accuracy" / "heatmaps.jsonl").exists()
+    html = (root / "report" / "report.html").read_text()
+    assert "Quick profile: ML-100K" in html and "Overall accuracy, full protocol" in html
+
+
+def test_a_second_run_redoes_nothing(tiny_job, tmp_path, capsys):
+    root = tmp_path / "job"
+    assert main(["run-all", "--quick", "--root", str(root), "--stages", "accuracy"]) == 0
+    before = len(read_rows(root / "accuracy" / "rows.jsonl"))
+    assert main(["run-all", "--quick", "--root", str(root), "--stages", "accuracy"]) == 0
+    assert "2 cells, 2 finished, 0 to run" in capsys.readouterr().out
+    assert len(read_rows(root / "accuracy" / "rows.jsonl")) == before
+
+
+def test_a_report_before_any_results_is_one_line(tmp_path, capsys):
+    assert main(["run-all", "--quick", "--root", str(tmp_path / "none"), "--stages", "report"]) == 2
+    assert "no stage has results yet" in capsys.readouterr().err
+
+
+def test_the_real_grids_are_well_formed():
+    for name, build in RUN_ALL_GRIDS.items():
+        cells = build()
+        ids = [config.cell_id("x") for _, config in cells]
+        assert len(ids) == len(set(ids)), f"{name} repeats a cell"
+        assert all(config.model in ("sasrec", "bert4rec", "pop") for _, config in cells)
+
+
+def test_run_all_sh_explains_itself():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(["bash", str(root / "run_all.sh"), "--help"], capture_output=True, text=True, timeout=120,
+                          env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    for needed in ("--quick", "--full", "resumable", "heatmaps", "report"):
+        assert needed in done.stdout
