@@ -4,8 +4,9 @@ Usage:
     python -m bench perf                  # every check (about 6 minutes on 2 CPU cores); rows in results/perf-*/
     python -m bench perf --quick          # fewer repeats and T up to 8192 for the memory fit (about 3 minutes)
 
-Each check compares two cells measured in this run by the profiling harness (memory in a fresh process, then
-time; see bench/profile_run.py), so the ratios hold on whatever machine runs it. The baseline column is the
+Each check compares two cells measured in this run: memory by the profiling harness (a fresh process per cell,
+see bench/profile_run.py), time side by side in alternating calls (interleaved_pairs), so the ratios hold on
+whatever machine runs it and drift in its speed hits both sides alike. The baseline column is the
 official LinRec formulation where the claim is about LinRec's own speed, and SDPA (PyTorch's fused softmax
 attention) where it is about LinRec against softmax attention. Checks:
     attention fwd+bwd, H=8, D=16, fp32: linrec at least 2x faster than linrec_official, peak memory at most 0.6x,
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
+import time
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -27,7 +30,8 @@ import torch
 from tqdm import tqdm
 
 from .profile_cells import ProfileCell
-from .profile_run import MeasureOptions, measure_cell
+from .profile_run import MeasureOptions, failure, measure_cell
+from .profile_steps import build_step
 
 ATTENTION = dict(level="attention", mode="fwdbwd", H=8, D=16, dtype="float32", device="cpu", batch_policy="fixed")
 MODEL = dict(level="model", mode="fwdbwd", H=8, D=16, dtype="float32", device="cpu", batch_policy="tokens",
@@ -92,16 +96,50 @@ def value(rows: pd.DataFrame, cell: ProfileCell, metric: str) -> float:
     return float(match["value"].iloc[0]) if len(match) else math.nan
 
 
-def check_table(rows: pd.DataFrame, checks: list[Check], exponent: list[ProfileCell]) -> pd.DataFrame:
-    """Usage: check_table(rows, checks, cells) -> one row per claim: baseline, ours, measured, target, met."""
+def interleaved_pairs(checks: list[Check], rounds: int, warmup: int = 2) -> dict[str, dict]:
+    """Usage: interleaved_pairs(checks, 15) -> {claim: {"baseline", "ours" (median ms), "ratio", "rounds"}} for
+    every time check: both steps built once, warmed up, then timed in alternating calls (baseline, ours, baseline,
+    ...), so drift in the machine's speed hits both alike; "ratio" is the median of the per-round ratios
+    baseline / ours. A step that cannot be built or run gives NaN."""
+    pairs = {}
+    for check in (c for c in checks if c.metric == "time"):
+        try:
+            steps = [build_step(check.baseline), build_step(check.ours)]
+            for step in steps:
+                for _ in range(warmup):
+                    step()
+            times = [[], []]
+            for _ in range(rounds):
+                for step, spent in zip(steps, times):
+                    start = time.perf_counter()
+                    step()
+                    spent.append(1e3 * (time.perf_counter() - start))
+        except Exception as err:  # the profile rows carry the failure; the claim shows NaN
+            print(f"{check.claim}: not timed side by side: {failure(err)['message']}")
+            pairs[check.claim] = {"baseline": math.nan, "ours": math.nan, "ratio": math.nan, "rounds": 0}
+            continue
+        ratios = [b / o for b, o in zip(*times)]
+        pairs[check.claim] = {"baseline": statistics.median(times[0]), "ours": statistics.median(times[1]),
+                              "ratio": statistics.median(ratios), "rounds": rounds}
+    return pairs
+
+
+def check_table(rows: pd.DataFrame, checks: list[Check], exponent: list[ProfileCell],
+                pairs: dict | None = None) -> pd.DataFrame:
+    """Usage: check_table(rows, checks, cells, pairs) -> one row per claim: baseline, ours, measured, target, met.
+    Time claims read ``pairs`` (interleaved_pairs) where given, else the cells' own median times."""
     records = []
     for check in checks:
         ours, base = value(rows, check.ours, check.metric), value(rows, check.baseline, check.metric)
+        speedup = base / ours
+        if pairs and check.claim in pairs:
+            pair = pairs[check.claim]
+            ours, base, speedup = pair["ours"], pair["baseline"], pair["ratio"]
         unit = "ms" if check.metric == "time" else "MiB"
         if check.kind == "faster":
-            measured, met, target = base / ours, base / ours >= check.bound, f">= {check.bound:g}x faster"
+            measured, met, target = speedup, speedup >= check.bound, f">= {check.bound:g}x faster"
         else:
-            measured, met, target = ours / base, ours / base <= check.bound, f"<= {check.bound:g}x"
+            measured, met, target = 1 / speedup, 1 / speedup <= check.bound, f"<= {check.bound:g}x"
         records.append({"claim": check.claim, "baseline": f"{check.baseline.variant} {base:.4g} {unit}",
                         "ours": f"{check.ours.variant} {ours:.4g} {unit}", "measured": f"{measured:.2f}x",
                         "target": target, "met": "yes" if met else "NO"})

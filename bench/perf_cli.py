@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .perf import (check_table, describe, exponent_cells, measure_all, model_cell, options_for, ratio_checks,
-                   all_cells)
+from .perf import (all_cells, check_table, describe, exponent_cells, interleaved_pairs, measure_all, model_cell,
+                   options_for, ratio_checks)
 from .perf_breakdown import PARTS, time_breakdown
 from .perf_training import DATASET, epoch_rows, throughput_table
 from .results import append_rows, environment, new_run_dir, write_json
@@ -102,7 +102,10 @@ def run_perf(args) -> int:
     print(f"perf: {len(cells)} cells on {torch.get_num_threads()} CPU threads, rows in {run_dir}", flush=True)
     rows = measure_all(cells, options, run_dir.name, not args.no_progress)
     append_rows(run_dir / "rows.jsonl", rows)
-    table = check_table(pd.DataFrame(rows), checks, exponent)
+    pairs = interleaved_pairs(checks, rounds=10 if args.quick else 20)
+    append_rows(run_dir / "rows.jsonl", [{"bench": "perf_pair", "run_id": run_dir.name, "claim": claim, **pair}
+                                          for claim, pair in pairs.items()])
+    table = check_table(pd.DataFrame(rows), checks, exponent, pairs)
     if not args.no_training:
         training = run_training(args, run_dir)
         append_rows(run_dir / "rows.jsonl", training)

@@ -93,7 +93,7 @@ def test_command_writes_rows_and_prints_the_table(tmp_path, monkeypatch, capsys)
     out = capsys.readouterr().out
     assert "tiny claim" in out and "| yes" in out and "SASRec training step" in out
     rows = read_rows(run_dir / "rows.jsonl")
-    assert {r["bench"] for r in rows} == {"profile", "perf_breakdown", "perf_training"}
+    assert {r["bench"] for r in rows} == {"profile", "perf_pair", "perf_breakdown", "perf_training"}
     assert "training epoch outside the model, dot per-sequence" in out and "pairs/s" in out
     assert (run_dir / "env.json").exists() and (run_dir / "config.json").exists()
     assert code == (1 if "| NO" in out else 0)  # the exit status says whether every claim held
@@ -113,3 +113,21 @@ def test_training_epochs_report_throughput_and_the_outside_share(tmp_path):
     assert all(0 <= r["outside_share"] < 1 and r["epoch_s"] > 0 for r in rows)
     table = throughput_table(rows)
     assert list(table["vs first"])[0] == "1.0x" and (table["pairs/s"] > 0).all()
+
+
+def test_time_claims_are_timed_side_by_side_in_alternating_calls():
+    ours, base = attention_cell("linrec", 32, 2), attention_cell("linrec_official", 32, 2)
+    check = Check("tiny", "time", ours, base, "faster", 1.0)
+    pairs = perf.interleaved_pairs([check], rounds=3, warmup=1)
+    assert pairs["tiny"]["rounds"] == 3 and pairs["tiny"]["ours"] > 0 and pairs["tiny"]["ratio"] > 0
+    rows = rows_for({(ours, "time"): 1.0, (base, "time"): 100.0})  # the cells' own medians, overridden
+    pairs = {"tiny": {"baseline": 30.0, "ours": 20.0, "ratio": 1.4, "rounds": 3}}
+    table = check_table(rows, [check], GROWTH, pairs)
+    assert table.loc[0, "measured"] == "1.40x" and "30 ms" in table.loc[0, "baseline"]
+
+
+def test_a_step_that_cannot_run_gives_nan_not_a_crash(capsys):
+    broken = attention_cell("xformers", 32, 2)  # unavailable on CPU
+    pairs = perf.interleaved_pairs([Check("broken", "time", broken, attention_cell("dot", 32, 2), "faster", 1.0)],
+                                   rounds=2)
+    assert math.isnan(pairs["broken"]["ratio"]) and "not timed side by side" in capsys.readouterr().out
