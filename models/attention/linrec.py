@@ -15,7 +15,7 @@ Ablation axes (one implementation): feature map in {elu, relu, elu1 (= ELU + 1),
 some read it; the 1/sqrt(D) scale is kept so the ablation changes one thing)}.
 
 ``linrec`` itself (elu, token) runs the fast path of linrec_fast.py by default: one autograd Function with an
-analytic backward, several times fewer passes over memory than the official formulation, same numbers to
+analytic backward and far fewer passes over memory than the official formulation, the same numbers to
 rounding. ``linrec_autograd`` registers the plain autograd composition of the same maths, kept as the oracle and
 as the "what did the Function buy" column of ``python -m bench perf``.
 """
