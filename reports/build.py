@@ -73,23 +73,34 @@ class Outputs:
                 "caption": caption}
 
 
-def accuracy_section(frame: pd.DataFrame, out: Outputs) -> dict:
-    items = []
+def training_runs(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Usage: training_runs(frame) -> [(run_id, its training rows)]: each training run reads alone (an accuracy
+    sweep, a sensitivity sweep and an ablation answer different questions; one table of all would mix them)."""
     train = frame[frame.get("bench") == "train"] if "bench" in frame else frame.iloc[0:0]
-    protocols = sorted(set(train.loc[train["split"] == "test", "protocol"])) if len(train) else []
-    for protocol in protocols:
-        summary = accuracy_summary(frame, protocol)
-        caption = (f"Test HR@10, NDCG@10 and MRR@10 under the {protocol} protocol"
-                   f"{' (every item ranked)' if protocol == 'full' else ' (sampled candidates)'}; mean ± std over "
-                   f"seeds (n per row in the CSV); in brackets the change against dot of the same backbone and N, "
-                   f"* p < 0.05, ** p < 0.01 in a paired t-test over shared seeds; best in bold, second underlined.")
-        items.append(out.table(f"accuracy-{protocol}", f"Overall accuracy, {protocol} protocol",
-                               accuracy_table(summary, "html"), summary, accuracy_table(summary, "latex"), caption))
-        if summary["attention"].isin(["linrec", "linrec_official"]).any() and (summary["attention"] == "dot").any():
-            figure, caption = ablation_figure(summary)
-            items.append(out.figure(f"ablation-{protocol}", f"LinRec variants against dot, {protocol} protocol",
-                                    figure, caption))
-    excluded = excluded_cells(frame) if len(train) else pd.DataFrame()
+    return [(str(run), rows) for run, rows in train.groupby("run_id", sort=True)] if len(train) else []
+
+
+def accuracy_section(frame: pd.DataFrame, out: Outputs) -> dict:
+    items, runs = [], training_runs(frame)
+    for run, train in runs:
+        where = f", run {run}" if len(runs) > 1 else ""
+        for protocol in sorted(set(train.loc[train["split"] == "test", "protocol"])):
+            summary = accuracy_summary(train, protocol)
+            caption = (f"Test HR@10, NDCG@10 and MRR@10 under the {protocol} protocol"
+                       f"{' (every item ranked)' if protocol == 'full' else ' (sampled candidates)'}; mean ± std "
+                       f"over seeds (n per row in the CSV); in brackets the change against dot of the same backbone "
+                       f"and settings, * p < 0.05, ** p < 0.01 in a paired t-test over shared seeds; best in bold, "
+                       f"second underlined.")
+            name = f"accuracy-{slug(run)}-{protocol}"
+            items.append(out.table(name, f"Overall accuracy, {protocol} protocol{where}",
+                                   accuracy_table(summary, "html"), summary, accuracy_table(summary, "latex"),
+                                   caption))
+            if summary["attention"].isin(["linrec", "linrec_official"]).any() and \
+                    (summary["attention"] == "dot").any():
+                figure, caption = ablation_figure(summary)
+                items.append(out.figure(f"ablation-{slug(run)}-{protocol}",
+                                        f"LinRec variants against dot, {protocol} protocol{where}", figure, caption))
+    excluded = excluded_cells(frame) if runs else pd.DataFrame()
     text = "Cells that did not finish are left out: " + "; ".join(
         f"{r['cell']} ({r['status']}: {r['message']})" for _, r in excluded.iterrows()) if len(excluded) else ""
     return {"id": "accuracy", "title": "Accuracy", "text": text, "items": items}
@@ -132,13 +143,15 @@ def curves_section(frame: pd.DataFrame, out: Outputs) -> dict:
 
 
 def sensitivity_section(frame: pd.DataFrame, out: Outputs) -> dict:
-    train = frame[(frame.get("bench") == "train") & (frame.get("model") != "pop")] if "bench" in frame else frame
     items = []
-    for setting in SETTINGS:
-        if setting in train and train[setting].nunique() > 1:
-            figure, caption = sensitivity_figure(frame, setting)
-            items.append(out.figure(f"sensitivity-{setting}", f"Sensitivity to {SETTINGS[setting][0]}", figure,
-                                    caption))
+    profile = frame[frame.get("level") == "model"] if "level" in frame else frame.iloc[0:0]
+    for run, train in training_runs(frame):
+        neural = train[train["model"] != "pop"]
+        for setting in SETTINGS:
+            if setting in neural and neural[setting].nunique() > 1:
+                figure, caption = sensitivity_figure(pd.concat([train, profile]), setting)
+                items.append(out.figure(f"sensitivity-{slug(run)}-{setting}",
+                                        f"Sensitivity to {SETTINGS[setting][0]}, run {run}", figure, caption))
     return {"id": "sensitivity", "title": "Sensitivity", "items": items}
 
 

@@ -47,7 +47,7 @@ def test_a_report_holds_every_section_with_embedded_images(runs, tmp_path):
         assert needed in html, needed
     assert html.count("data:image/png;base64,") == 4 and "http://" not in html and "https://" not in html
     names = {p.name for p in paths["files"]}
-    assert {"accuracy-full.csv", "accuracy-full.tex"} <= names
+    assert {"accuracy-train-run-full.csv", "accuracy-train-run-full.tex"} <= names
     assert any(n.endswith(".svg") for n in names) and all(p.stat().st_size > 0 for p in paths["files"])
 
 
@@ -108,3 +108,11 @@ def test_asking_for_a_pdf_without_a_browser_is_one_line(runs, tmp_path, monkeypa
     monkeypatch.setattr(shutil, "which", lambda name: None)
     assert main(["build", str(runs[0]), "--out", str(tmp_path / "out"), "--pdf"]) == 2
     assert "apt-get install chromium" in capsys.readouterr().err
+
+
+def test_each_training_run_gets_its_own_table(runs, tmp_path):
+    other = tmp_path / "other-run"
+    run_folder(other, train_rows({"dot": [0.02], "linrec": [0.03]}).assign(hidden=16), "train")
+    html = build_report([runs[0], other], tmp_path / "out")["html"].read_text()
+    assert "Overall accuracy, full protocol, run train-run" in html
+    assert "Overall accuracy, full protocol, run other-run" in html
