@@ -62,12 +62,11 @@ def default_profile() -> str:
 def stage_commands(stage: str, profile: str, root: Path, data_dir: str | None) -> list[list[str]]:
     """Usage: stage_commands("accuracy", "quick", root, None) -> the argv lists (for bench or reports) it runs."""
     data = ["--data-dir", data_dir] if data_dir else []
-    grid = {"accuracy": "accuracy", "sensitivity": "sensitivity", "ablation": "ablation"}
     if stage == "data":
         name, options = ("ml-100k", ["--k-core", "5"]) if profile == "quick" else ("ml-1m", ["--k-core", "5"])
         return [["bench", "data", "--dataset", name, *options, *data]]
-    if stage in grid:
-        return [["bench", "train-grid", f"{profile}-{grid[stage]}", "--run-dir", str(root / stage), *data]]
+    if stage in ("accuracy", "sensitivity", "ablation"):
+        return [["bench", "train-grid", f"{profile}-{stage}", "--run-dir", str(root / stage), *data]]
     if stage == "profile":
         return [["bench", "profile", *sweep, "--run-dir", str(root / f"profile-{i + 1}")]
                 for i, sweep in enumerate(PROFILE_SWEEPS[profile])]
