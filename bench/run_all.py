@@ -46,10 +46,12 @@ PROFILE_SWEEPS = {
 }
 SCALE_NOTE = {
     "quick": "Quick profile: ML-100K 5-core cut to each user's 40 most recent interactions, N=20, d=32, one layer, "
-             "at most 6 epochs, two seeds, CPU profiling up to T=2048. It shows the shape of each comparison in "
-             "about 20 minutes on 2 CPU cores; it does not reproduce the paper's numbers (use --full on a GPU).",
-    "full": "Full profile: ML-1M 5-core, N=200, d=128, 8 heads, 2 layers, up to 50 epochs with patience 4, three "
-            "seeds; profiling up to T=16384 in float32 and bfloat16.",
+             "at most 6 epochs (BERT4Rec: batch 64, at most 30), two seeds, CPU profiling up to T=2048. It shows "
+             "the shape of each comparison in about 20 minutes on 2 CPU cores; it does not reproduce the paper's "
+             "numbers (use --full on a GPU).",
+    "full": "Full profile: ML-1M 5-core, N=200, d=128, 8 heads, 2 layers, up to 50 epochs with patience 4 "
+            "(BERT4Rec: batch 128, up to 200 epochs with patience 10), three seeds; profiling up to T=16384 in "
+            "float32 and bfloat16.",
 }
 
 

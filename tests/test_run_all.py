@@ -62,6 +62,17 @@ def test_the_real_grids_are_well_formed():
         assert all(config.model in ("sasrec", "bert4rec", "pop") for _, config in cells)
 
 
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_bert4rec_gets_more_smaller_steps_than_sasrec(profile):
+    # one cloze window per user an epoch: at SASRec's batch and epochs BERT4Rec would take a dozen steps in all
+    cells = [config for _, config in RUN_ALL_GRIDS[f"{profile}-accuracy"]()]
+    bert = {(c.batch_size, c.epochs) for c in cells if c.model == "bert4rec"}
+    sas = {(c.batch_size, c.epochs) for c in cells if c.model == "sasrec"}
+    assert len(bert) == len(sas) == 1
+    (bert_batch, bert_epochs), (sas_batch, sas_epochs) = bert.pop(), sas.pop()
+    assert bert_batch < sas_batch and bert_epochs > sas_epochs
+
+
 def test_run_all_sh_explains_itself():
     import subprocess
     import sys
