@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import results
 from .cli import add_list_command, add_microbench_command
 from .data.cli import add_data_command
 from .heatmaps import add_heatmaps_command
@@ -41,6 +42,7 @@ def main(argv=None) -> int:
     add_heatmaps_command(commands)
     add_run_all_command(commands)
     args = parser.parse_args(argv)
+    results.COMMAND_LINE[:] = sys.argv[1:] if argv is None else list(argv)  # env.json records how a run was made
     try:
         return args.run(args)
     except (ValueError, OSError) as err:  # bad input: one line, no traceback

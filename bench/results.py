@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shlex
 import socket
 import subprocess
 import warnings
@@ -165,10 +166,15 @@ def _package_version(name: str) -> str | None:
         return None
 
 
+COMMAND_LINE: list[str] = []  # set by python -m bench for the command it runs (run_all runs several in-process)
+
+
 def environment() -> dict:
-    """Usage: environment() -> versions, device, threads, commit, host: everything a row's numbers depend on."""
+    """Usage: environment() -> versions, device, threads, commit, host, the command: everything a row's numbers
+    depend on and how they were made."""
     cuda = torch.cuda.is_available()
     return {
+        "command_line": shlex.join(["python", "-m", "bench", *COMMAND_LINE]) if COMMAND_LINE else None,
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "cuda_available": cuda,

@@ -75,9 +75,10 @@ class Outputs:
 
 def training_runs(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """Usage: training_runs(frame) -> [(run_id, its training rows)]: each training run reads alone (an accuracy
-    sweep, a sensitivity sweep and an ablation answer different questions; one table of all would mix them)."""
+    sweep, a sensitivity sweep and an ablation answer different questions; one table of all would mix them), in
+    the order the runs were given."""
     train = frame[frame.get("bench") == "train"] if "bench" in frame else frame.iloc[0:0]
-    return [(str(run), rows) for run, rows in train.groupby("run_id", sort=True)] if len(train) else []
+    return [(str(run), rows) for run, rows in train.groupby("run_id", sort=False)] if len(train) else []
 
 
 def accuracy_section(frame: pd.DataFrame, out: Outputs) -> dict:
@@ -95,8 +96,7 @@ def accuracy_section(frame: pd.DataFrame, out: Outputs) -> dict:
             items.append(out.table(name, f"Overall accuracy, {protocol} protocol{where}",
                                    accuracy_table(summary, "html"), summary, accuracy_table(summary, "latex"),
                                    caption))
-            if summary["attention"].isin(["linrec", "linrec_official"]).any() and \
-                    (summary["attention"] == "dot").any():
+            if summary["attention"].str.startswith("linrec-").any() and (summary["attention"] == "dot").any():
                 figure, caption = ablation_figure(summary)
                 items.append(out.figure(f"ablation-{slug(run)}-{protocol}",
                                         f"LinRec variants against dot, {protocol} protocol{where}", figure, caption))
@@ -133,12 +133,14 @@ def efficiency_sections(frame: pd.DataFrame, out: Outputs) -> list[dict]:
 
 
 def curves_section(frame: pd.DataFrame, out: Outputs) -> dict:
-    train = frame[frame.get("bench") == "train"] if "bench" in frame else frame.iloc[0:0]
-    items = []
-    valid = train[(train["split"] == "valid") & (train["metric"] == "ndcg@10")] if len(train) else train
-    for dataset, rows in (valid.groupby("dataset") if len(valid) else []):
-        figure, caption = curves_figure(rows)
-        items.append(out.figure(f"curves-{slug(str(dataset))}", f"Training curves, {dataset}", figure, caption))
+    items, runs = [], training_runs(frame)
+    for run, train in runs:
+        where = f", run {run}" if len(runs) > 1 else ""
+        valid = train[(train["split"] == "valid") & (train["metric"] == "ndcg@10")]
+        for dataset, rows in (valid.groupby("dataset") if len(valid) else []):
+            figure, caption = curves_figure(rows)
+            items.append(out.figure(f"curves-{slug(run)}-{slug(str(dataset))}", f"Training curves, {dataset}{where}",
+                                    figure, caption))
     return {"id": "curves", "title": "Training curves", "items": items}
 
 
@@ -171,20 +173,40 @@ def heatmaps_section(run_dirs: list[Path], out: Outputs) -> dict:
     return {"id": "heatmaps", "title": "Attention heatmaps", "text": text, "items": items}
 
 
-def provenance_section(run_dirs: list[Path]) -> dict:
+def failed_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Usage: failed_cells(frame) -> (run, cell, status, message): training cells that did not finish and profile
+    cells that did not measure (oom, unavailable, unsupported, error), one row each."""
+    failed = []
+    for run, train in training_runs(frame):
+        failed.append(excluded_cells(train).assign(run=run))
+    if "bench" in frame and "status" in frame:
+        profile = frame[(frame["bench"] == "profile") & (frame["status"] != "ok")]
+        failed.append(profile.drop_duplicates(["run_id", "cell"]).rename(columns={"run_id": "run"})
+                      .reindex(columns=["run", "cell", "status", "message"]))
+    columns = ["run", "cell", "status", "message"]
+    return pd.concat(failed)[columns].fillna("") if failed else pd.DataFrame(columns=columns)
+
+
+def provenance_section(run_dirs: list[Path], frame: pd.DataFrame) -> dict:
     rows = []
     for run in run_dirs:
         env = read_json(run / "env.json") if (run / "env.json").exists() else {}
         config = read_json(run / "config.json") if (run / "config.json").exists() else {}
-        rows.append({"run": run.name, "command": config.get("command", "?"),
+        settings = json.dumps(config.get("grid") or config.get("measure") or {}, sort_keys=True)[:300]
+        command = env.get("command_line") or f"{config.get('command', '?')} {settings}"  # older runs: settings
+        rows.append({"run": run.name, "command": command,
                      "device": env.get("gpu") or env.get("cpu", "?"), "threads": env.get("torch_threads"),
                      "torch": env.get("torch"), "cuda": env.get("cuda") or "-", "xformers": env.get("xformers"),
-                     "commit": (env.get("git_commit") or "?")[:10], "time": env.get("time"),
-                     "settings": json.dumps(config.get("grid") or config.get("measure") or {}, sort_keys=True)[:300]})
-    table = pd.DataFrame(rows)
-    item = {"kind": "table", "title": "Runs", "html": table.to_html(index=False, escape=True), "notes": [],
-            "caption": "Each run folder's env.json and config.json: where and with what every number was measured."}
-    return {"id": "provenance", "title": "Environment and provenance", "items": [item]}
+                     "commit": (env.get("git_commit") or "?")[:10], "time": env.get("time")})
+    runs = {"kind": "table", "title": "Runs", "notes": [],
+            "html": pd.DataFrame(rows).to_html(index=False, escape=True, classes="text"),
+            "caption": "Each run folder's env.json and config.json: where, with what and by which command (the "
+                       "latest that wrote to the folder) every number was measured."}
+    failed = failed_cells(frame)
+    cells = {"kind": "table", "title": "Cells that did not finish or measure", "notes": [],
+             "html": failed.to_html(index=False, escape=True, classes="text") if len(failed) else "<p>None.</p>",
+             "caption": "Left out of every table and figure above, with the reason recorded in their rows."}
+    return {"id": "provenance", "title": "Environment and provenance", "items": [runs, cells]}
 
 
 def build_report(run_dirs, out_dir, title: str = "LinRec-Bench report", scale_note: str = "",
@@ -196,7 +218,7 @@ def build_report(run_dirs, out_dir, title: str = "LinRec-Bench report", scale_no
     out = Outputs(Path(out_dir))
     sections = [accuracy_section(frame, out), sensitivity_section(frame, out), *efficiency_sections(frame, out),
                 heatmaps_section(runs, out),
-                curves_section(frame, out), provenance_section(runs)]
+                curves_section(frame, out), provenance_section(runs, frame)]
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     html = environment.get_template("report.html.j2").render(
         title=title, built=dt.datetime.now().astimezone().isoformat(timespec="seconds"), runs=runs,

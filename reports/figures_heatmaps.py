@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 
 from bench.results import read_rows  # noqa: E402
 
+PER_ROW = 5
 SOFTMAX = {"dot", "sdpa", "sdpa_math", "sdpa_flash", "sdpa_efficient", "xformers"}
 
 
@@ -39,9 +40,13 @@ def heatmaps_figure(rows: list[dict]) -> tuple[plt.Figure, str]:
     panels = list(chosen.values())
     softmax = [np.asarray(r["matrix"])[:r["length"], :r["length"]] for r in panels if r["attention"] in SOFTMAX]
     top = max((float(m.max()) for m in softmax), default=1.0)
-    figure, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.6), squeeze=False,
-                                constrained_layout=True)
-    for ax, row in zip(axes[0], panels):
+    columns = min(len(panels), PER_ROW) or 1
+    rows_of_panels = -(-len(panels) // columns)  # ceil: ten attentions read as two rows of five, not one strip
+    figure, axes = plt.subplots(rows_of_panels, columns, figsize=(3.4 * columns, 3.6 * rows_of_panels),
+                                squeeze=False, constrained_layout=True)
+    for ax in axes.flat[len(panels):]:
+        ax.set_axis_off()
+    for ax, row in zip(axes.flat, panels):
         matrix = np.asarray(row["matrix"], dtype=float)
         shown = np.ma.masked_array(matrix, mask=np.zeros_like(matrix, dtype=bool))
         shown.mask[row["length"]:, :] = shown.mask[:, row["length"]:] = True  # padding: greyed out

@@ -6,7 +6,7 @@ Usage:
 
 Panels: test NDCG@10 (mean ± std over seeds) and median seconds per training epoch from the training rows; peak
 memory of one training step from model-level profile rows (``python -m bench profile --level model``), matched on
-T = N, d, heads or layers, when the runs hold any. Only cells whose other settings are the most common ones take
+T = N, d, heads or layers, when the runs hold them at two values or more. Only cells whose other settings are the most common ones take
 part, so a line moves one setting at a time.
 """
 from __future__ import annotations
@@ -48,6 +48,7 @@ def sensitivity_figure(frame: pd.DataFrame, setting: str) -> tuple[plt.Figure, s
     if profile is not None and len(profile):
         if profile_column != setting:  # the profile rows name the setting their own way (T for N, d for hidden)
             profile = profile.drop(columns=[setting], errors="ignore").rename(columns={profile_column: setting})
+    if profile is not None and setting in profile and profile[setting].nunique() > 1:  # one point is no line
         panels.append(("peak memory of one training step (MiB)", profile.assign(attention=profile["variant"]),
                        "value", "median"))
     figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False,
@@ -62,8 +63,10 @@ def sensitivity_figure(frame: pd.DataFrame, setting: str) -> tuple[plt.Figure, s
         ax.set_xticks(values, [f"{v:g}" for v in values])  # the settings run, not 6x10^1
         ax.minorticks_off()
         ax.grid(True, alpha=0.25)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # a panel without rows (no epoch times) draws no empty legend
+            ax.legend(fontsize=7)
     caption = (f"Sensitivity to {label}: test NDCG@10 and training time per epoch from the training runs (other "
                f"settings held at their most common values), and peak memory of one model training step from "
-               f"model-level profiling where present; one line per attention, error bars the std over seeds.")
+               f"model-level profiling where it varies this setting; one line per attention, error bars the std "
+               f"over seeds.")
     return figure, caption

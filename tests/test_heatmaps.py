@@ -70,3 +70,14 @@ def test_the_report_shows_them_with_padding_greyed(trained, tmp_path):
     assert "grey: padding" in caption
     html = build_report([trained], tmp_path / "out")["html"].read_text()
     assert "Attention heatmaps: sasrec on inter" in html
+
+
+def test_many_attentions_wrap_into_rows_of_five():
+    matrix = [[0.5, 0.5, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]
+    rows = [{"attention": name, "seed": 0, "matrix": matrix, "length": 2, "layer": 0, "head": 0, "user": 1,
+             "model": "sasrec", "dataset": "fixture", "max_len": 3}
+            for name in ("dot", "sdpa", "linrec", "linrec_official", "linrec_causal", "linear_elu", "efficient")]
+    figure, _ = heatmaps_figure(rows)
+    images = [ax for ax in figure.axes if ax.get_images()]
+    assert len(images) == 7
+    assert {round(ax.get_position().y0, 2) for ax in images}.__len__() == 2  # two rows of panels

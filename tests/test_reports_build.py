@@ -14,7 +14,7 @@ import pytest
 
 from reports.__main__ import main
 from reports.build import build_report
-from tests.test_reports_accuracy import train_rows
+from tests.test_reports_accuracy import NDCG, train_rows
 from tests.test_reports_figures import profile_rows
 
 
@@ -30,7 +30,7 @@ def run_folder(path, frame, command):
 
 @pytest.fixture
 def runs(tmp_path):
-    curves = train_rows()
+    curves = train_rows({**NDCG, "linrec-relu-token": [0.04, 0.045, 0.05]})  # an ablation variant: its figure
     epochs = curves[curves["metric"] == "ndcg@10"].assign(split="valid", epoch=1)
     training = run_folder(tmp_path / "train-run", pd.concat([curves, epochs]), "train")
     profiling = run_folder(tmp_path / "profile-run", profile_rows(), "profile")
@@ -110,9 +110,44 @@ def test_asking_for_a_pdf_without_a_browser_is_one_line(runs, tmp_path, monkeypa
     assert "apt-get install chromium" in capsys.readouterr().err
 
 
-def test_each_training_run_gets_its_own_table(runs, tmp_path):
-    other = tmp_path / "other-run"
+def test_each_training_run_gets_its_own_table_in_the_order_given(runs, tmp_path):
+    other = tmp_path / "a-run"  # sorts first by name, comes second by order
     run_folder(other, train_rows({"dot": [0.02], "linrec": [0.03]}).assign(hidden=16), "train")
     html = build_report([runs[0], other], tmp_path / "out")["html"].read_text()
-    assert "Overall accuracy, full protocol, run train-run" in html
-    assert "Overall accuracy, full protocol, run other-run" in html
+    first = html.index("Overall accuracy, full protocol, run train-run")
+    assert first < html.index("Overall accuracy, full protocol, run a-run")
+    assert "LinRec variants against dot, full protocol, run train-run" in html
+    assert "LinRec variants against dot, full protocol, run a-run" not in html  # no ablation variant, no figure
+    assert html.index("Training curves, toy, run train-run") < html.index("Environment and provenance")
+
+
+def test_provenance_names_the_command_that_made_each_run(runs, tmp_path):
+    env = json.loads((runs[1] / "env.json").read_text())
+    line = "python -m bench profile --attention dot sdpa linrec --lengths 64 128 256 512"
+    (runs[1] / "env.json").write_text(json.dumps({**env, "command_line": line}))
+    html = build_report(runs, tmp_path / "out")["html"].read_text()
+    assert line in html and "train {}" in html  # a run from before commands were recorded: its command name
+
+
+def test_the_bench_command_records_its_command_line(tmp_path):
+    from bench.__main__ import main as bench_main
+
+    argv = ["microbench", "--variants", "dot", "--lengths", "16", "--tokens", "16", "--heads", "1", "--head-dim",
+            "4", "--repeats", "1", "--warmup", "1", "--no-memory", "--results", str(tmp_path)]
+    assert bench_main(argv) == 0
+    (env_path,) = tmp_path.glob("*/env.json")
+    env = json.loads(env_path.read_text())
+    assert env["command_line"].startswith("python -m bench microbench --variants dot --lengths 16")
+
+
+def test_provenance_lists_every_cell_that_did_not_finish_or_measure(runs, tmp_path):
+    cut = {"bench": "train", "cell": "linrec-s9-full", "model": "sasrec", "attention": "linrec", "max_len": 50,
+           "dataset": "toy", "seed": 9, "protocol": "full", "metric": "status", "status": "diverged",
+           "message": "loss became nan at epoch 2"}
+    broken = run_folder(tmp_path / "broken-run", train_rows(extra_cells=[cut]), "train")
+    html = build_report([broken, runs[1]], tmp_path / "out")["html"].read_text()
+    failed = html[html.index("Cells that did not finish or measure"):]
+    assert "linrec-s9-full" in failed and "loss became nan at epoch 2" in failed  # training, its reason
+    assert "oom" in failed and "cap" in failed  # profiling, its reason
+    clean = build_report([runs[0]], tmp_path / "clean")["html"].read_text()
+    assert "<p>None.</p>" in clean[clean.index("Cells that did not finish or measure"):]

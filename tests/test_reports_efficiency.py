@@ -32,6 +32,17 @@ def test_blocks_never_mix_causal_and_non_causal():
     assert efficiency_blocks(pd.DataFrame()) == []
 
 
+def test_a_model_level_sweep_keeps_each_attention_as_the_backbone_trains_it():
+    model = {"level": "model", "model": "sasrec"}
+    rows = ok("dot", 20, 8, 10.0, 40.0, causal=True, **model) + ok("linrec", 20, 8, 4.0, 8.0, causal=False, **model)
+    (title, block), = efficiency_blocks(pd.DataFrame(rows))
+    assert title == "model sasrec, fwdbwd, causal except linrec (no causal mask), float32, cpu (Test CPU)"
+    assert "0.40× dot" in efficiency_table(block, "time")[0].at[(20, 8), "linrec"]
+    both = rows + ok("linrec", 20, 8, 5.0, 9.0, causal=True, **model)  # measured both ways: blocks split again
+    assert [title for title, _ in efficiency_blocks(pd.DataFrame(both))] == [
+        "model sasrec, fwdbwd, float32, cpu (Test CPU)", "model sasrec, fwdbwd, causal, float32, cpu (Test CPU)"]
+
+
 def test_cells_carry_ratios_to_dot_and_sdpa_and_failures_their_reason():
     block = efficiency_blocks(frame())[0][1]
     table, notes = efficiency_table(block, "time")

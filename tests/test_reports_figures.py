@@ -104,6 +104,25 @@ def test_sensitivity_moves_one_setting_at_a_time():
         sensitivity_figure(pd.DataFrame(rows), "dropout")
 
 
+@pytest.mark.parametrize("lengths, panels", [((25, 50, 100), 3), ((50,), 2)], ids=["memory-line", "one-point"])
+def test_sensitivity_memory_panel_needs_two_profiled_settings(lengths, panels):
+    from reports.figures_sensitivity import sensitivity_figure
+
+    rows = []
+    for attention in ("dot", "linrec"):
+        for max_len in (25, 50):
+            common = {"bench": "train", "cell": f"{attention}-{max_len}", "model": "sasrec", "attention": attention,
+                      "max_len": max_len, "hidden": 64, "heads": 2, "layers": 2, "seed": 0,
+                      "shuffle_train_order": False}
+            rows += [{**common, "metric": "status", "status": "finished"},
+                     {**common, "split": "test", "metric": "ndcg@10", "value": 0.05}]
+        rows += [{"bench": "profile", "level": "model", "variant": attention, "T": T, "d": 64, "H": 2,
+                  "layers": 2, "metric": "peak_memory", "stat": "peak", "value": T / 10, "status": "ok"}
+                 for T in lengths]
+    figure, _ = sensitivity_figure(pd.DataFrame(rows), "max_len")
+    assert len(figure.axes) == panels
+
+
 def test_roofline_only_for_gpu_rows():
     from reports.figures_roofline import roofline_figure
 
