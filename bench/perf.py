@@ -15,7 +15,8 @@ attention) where it is about LinRec against softmax attention. Checks:
         between T=1024 and T=16384 (B=2)
     SASRec training step (d=128, 8 heads, 2 layers, 3416 items, 8192 tokens a batch): linrec no slower than sdpa
         at T=200 and at least 3x faster at T=2048, with the step broken down into attention, feed-forward, item
-        scoring, optimiser and the rest (bench/perf_breakdown.py)
+        scoring, optimiser and the rest (bench/perf_breakdown.py); T=4096 as context (where the step's shared
+        layers weigh less, how far the ratio goes), without a target
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ class Check:
     metric: str  # "time" (median ms) or "peak_memory" (MiB)
     ours: ProfileCell
     baseline: ProfileCell
-    kind: str  # "faster" or "within"
+    kind: str  # "faster", "within", or "context" (measured for the reader: no target, never fails the run)
     bound: float
 
 
@@ -71,7 +72,7 @@ def ratio_checks() -> list[Check]:
     checks.append(Check("linrec_causal fwd+bwd vs linrec, T=4096 B=8", "time",
                         attention_cell("linrec_causal", 4096, 8, causal=True), attention_cell("linrec", 4096, 8),
                         "within", 1.5))
-    for T, bound, kind in ((200, 1.0, "faster"), (2048, 3.0, "faster")):
+    for T, bound, kind in ((200, 1.0, "faster"), (2048, 3.0, "faster"), (4096, 3.0, "context")):
         checks.append(Check(f"SASRec step with linrec vs sdpa, T={T}", "time", model_cell("linrec", T),
                             model_cell("sdpa", T), kind, bound))
     return checks
@@ -138,11 +139,13 @@ def check_table(rows: pd.DataFrame, checks: list[Check], exponent: list[ProfileC
         unit = "ms" if check.metric == "time" else "MiB"
         if check.kind == "faster":
             measured, met, target = speedup, speedup >= check.bound, f">= {check.bound:g}x faster"
-        else:
+        elif check.kind == "within":
             measured, met, target = 1 / speedup, 1 / speedup <= check.bound, f"<= {check.bound:g}x"
+        else:
+            measured, met, target = speedup, None, "- (context)"
         records.append({"claim": check.claim, "baseline": f"{check.baseline.variant} {base:.4g} {unit}",
                         "ours": f"{check.ours.variant} {ours:.4g} {unit}", "measured": f"{measured:.2f}x",
-                        "target": target, "met": "yes" if met else "NO"})
+                        "target": target, "met": "-" if met is None else "yes" if met else "NO"})
     peaks = [value(rows, cell, "peak_memory") for cell in exponent]
     slope = _loglog_slope([c.T for c in exponent], peaks)
     records.append({"claim": f"linrec_causal peak memory growth, T={exponent[0].T}..{exponent[-1].T} B=2",

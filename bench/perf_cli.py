@@ -119,4 +119,4 @@ def run_perf(args) -> int:
         append_rows(run_dir / "rows.jsonl", parts)
         print("\nSASRec training step, ms (share of the step):\n" + breakdown_table(parts).to_markdown())
     print(f"\nrows: {run_dir / 'rows.jsonl'}")
-    return 0 if (table["met"] == "yes").all() else 1
+    return 0 if (table["met"] != "NO").all() else 1  # context rows ("-") never fail the run

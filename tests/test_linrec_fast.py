@@ -167,3 +167,21 @@ def test_inputs_and_the_incoming_gradient_are_never_written(shape, causal):
     want = outputs_and_grads(lambda a, b, c: naive_linrec(a, b, c, None, causal), inputs, grad_out)
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("chunks", [1, 2, 5], ids=["n1", "n2", "n5"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["earlier", "later"])
+def test_chunk_prefix_states_are_exclusive_sums_within_each_head(chunks, reverse):
+    from models.attention.linrec_causal_fast import _chunk_prefix_states
+
+    bh, C, D = 3, 4, 2
+    left, right = torch.randn(bh * chunks, C, D), torch.randn(bh * chunks, C, D)
+    products = (left.transpose(1, 2) @ right).view(bh, chunks, D, D)  # (B*H, n, D, D)
+    if reverse:
+        inclusive = products.flip(1).cumsum(1).flip(1)
+        expected = torch.cat([inclusive[:, 1:], torch.zeros_like(inclusive[:, :1])], dim=1)
+    else:
+        inclusive = products.cumsum(1)
+        expected = torch.cat([torch.zeros_like(inclusive[:, :1]), inclusive[:, :-1]], dim=1)
+    got = _chunk_prefix_states(left, right, bh, reverse=reverse)
+    torch.testing.assert_close(got.view(bh, chunks, D, D), expected)  # no sum crosses from one head to the next

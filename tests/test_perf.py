@@ -36,7 +36,8 @@ GROWTH = [attention_cell("linrec_causal", T, 2, causal=True) for T in (1024, 204
 @pytest.mark.parametrize("ours_ms, kind, bound, measured, met", [
     (20.0, "faster", 2.0, "2.50x", "yes"), (30.0, "faster", 2.0, "1.67x", "NO"),
     (60.0, "within", 1.5, "1.20x", "yes"), (80.0, "within", 1.5, "1.60x", "NO"),
-], ids=["faster-met", "faster-missed", "within-met", "within-missed"])
+    (40.0, "context", 3.0, "1.25x", "-"),
+], ids=["faster-met", "faster-missed", "within-met", "within-missed", "context-no-target"])
 def test_claims_are_judged_from_the_rows(ours_ms, kind, bound, measured, met):
     growth = {(cell, "peak_memory"): 10.0 * cell.T / 1024 for cell in GROWTH}  # exactly linear
     rows = rows_for({(OURS, "time"): ours_ms, (BASE, "time"): 50.0, **growth})

@@ -22,19 +22,29 @@ from torch.autograd.function import once_differentiable
 from .linrec_fast import features, features_backward
 
 
-def _exclusive_prefix_(states: torch.Tensor, bh: int, reverse: bool = False) -> torch.Tensor:
-    """Usage: before = _exclusive_prefix_(states, B * H): (B*H*n, D, D) -> in place, the sum over earlier chunks
-    (over later chunks with reverse=True). A loop over chunks with a (B*H, D*D) running sum: in place it needs no
-    second buffer the size of ``states``, and PyTorch's CPU cumsum along a middle dimension is several times
-    slower; n = T / C stays in the hundreds."""
-    n = states.shape[0] // bh
-    chunks = states.view(bh, n, -1)  # (B*H, n, D*D)
-    total, spare = torch.zeros_like(chunks[:, 0]), torch.empty_like(chunks[:, 0])  # (B*H, D*D)
-    for i in (range(n - 1, -1, -1) if reverse else range(n)):
-        torch.add(total, chunks[:, i], out=spare)  # the sum including chunk i
-        chunks[:, i].copy_(total)  # chunk i gets the sum excluding it
-        total, spare = spare, total
-    return states
+def _chunk_prefix_states(left: torch.Tensor, right: torch.Tensor, bh: int, reverse: bool = False) -> torch.Tensor:
+    """Usage: before = _chunk_prefix_states(kc, vc, B * H): (B*H*n, C, D) chunks -> (B*H*n, D, D), for each chunk
+    the sum of left_c'^T right_c' over the earlier chunks c' < c of its (b, h) (the later ones with reverse=True).
+
+    The chunk products go into a buffer one (D, D) slot longer than needed, are summed in place into inclusive
+    prefix sums by a loop of strided adds over the chunks, and the exclusive sums are then the same buffer read
+    one slot shifted: no copy per chunk, no second buffer. Each (b, h)'s total, which no chunk reads, is zeroed so
+    the shifted view starts every (b, h) at zero. (PyTorch's CPU cumsum along a middle dimension is several times
+    slower than this loop; n = T / C stays in the hundreds.)"""
+    m, D, E = left.shape[0], left.shape[2], right.shape[2]
+    buffer = left.new_empty(m + 1, D, E)
+    products = buffer[:-1] if reverse else buffer[1:]  # (B*H*n, D, E), contiguous
+    torch.bmm(left.transpose(1, 2), right, out=products)
+    n = m // bh
+    chunks = products.view(bh, n, D * E)  # (B*H, n, D*E)
+    for i in (range(n - 2, -1, -1) if reverse else range(1, n)):
+        chunks[:, i].add_(chunks[:, i + 1 if reverse else i - 1])  # inclusive sums
+    chunks[:, 0 if reverse else n - 1].zero_()  # each (b, h)'s total: read by no chunk of its own
+    if reverse:
+        buffer[-1].zero_()
+        return buffer[1:]  # chunk c reads the inclusive sum of c + 1: the sum over c' > c
+    buffer[0].zero_()
+    return buffer[:-1]  # chunk c reads the inclusive sum of c - 1: the sum over c' < c
 
 
 def _heads(x: torch.Tensor, length: int) -> torch.Tensor:
@@ -60,7 +70,7 @@ class LinRecCausalFunction(torch.autograd.Function):
         k_hat, k_norm = features(k, key_padding_mask, eps, L)
         v_heads = _heads(v, L)  # (B, H, L, D)
         qc, kc, vc = (x.view(-1, C, D) for x in (q_hat, k_hat, v_heads))  # (B*H*n, C, D)
-        before = _exclusive_prefix_(torch.bmm(kc.transpose(1, 2), vc), B * H)  # (B*H*n, D, D)
+        before = _chunk_prefix_states(kc, vc, B * H)  # (B*H*n, D, D)
         blocks = torch.bmm(qc, kc.transpose(1, 2)).tril_()  # (B*H*n, C, C), keys after the query zeroed
         out = torch.baddbmm(qc, qc, before, beta=0.0, alpha=scale)  # (B*H*n, C, D); beta=0 ignores the input
         out.baddbmm_(blocks, vc, alpha=scale)
@@ -76,7 +86,7 @@ class LinRecCausalFunction(torch.autograd.Function):
         scale = ctx.scale
         grad = _heads(grad_out, L)  # (B, H, L, D)
         qc, kc, vc, gc = (x.view(-1, C, D) for x in (q_hat, k_hat, v_heads, grad))  # (B*H*n, C, D)
-        grad_state = _exclusive_prefix_(torch.bmm(qc.transpose(1, 2), gc), B * H, reverse=True)  # dS / s
+        grad_state = _chunk_prefix_states(qc, gc, B * H, reverse=True)  # dS / s, (B*H*n, D, D)
         grad_blocks = torch.bmm(gc, vc.transpose(1, 2)).tril_()  # A
         grad_q = torch.baddbmm(gc, gc, before.transpose(1, 2), beta=0.0, alpha=scale)  # beta=0: input ignored
         grad_q.baddbmm_(grad_blocks, kc, alpha=scale)

@@ -14,6 +14,7 @@ Backward, with g the incoming gradient:
     dQ^ = g S^T,  dS = s * Q^^T g,  dK^ = V dS^T,  dV = K^ dS
     du = (dx^ - x^ <x^, dx^>) / n where ||u|| > eps, else dx^ / eps      (through the clamped L2 norm)
     dx = du * (1 + min(u, 0)) with u = x^ n                              (ELU' is 1 above 0 and e^x = u + 1 below)
+       = (dx^ - x^ <x^, dx^>) * (1/n + min(x^, 0))                       (n > 0; <x^, dx^> taken as 0 if clamped)
 Padded query rows of Q^ are zeroed, so their outputs are 0 and they pass nothing to the state; the gradients of
 padded positions are zeroed at the end. Each feature is built in one buffer: layout copy, ELU, norm and division
 in place. Half precision is computed in float32 (the states are sums over T) and cast back, as linear_core does.
@@ -46,11 +47,11 @@ def features_backward(x_hat: torch.Tensor, norm: torch.Tensor, grad: torch.Tenso
     """Usage: dx = features_backward(x_hat, norm, dx_hat, eps[, scratch]), all (B, H, T, .); overwrites ``grad``
     (and ``scratch``, a dead buffer of x_hat's shape to reuse; without one, one temporary is allocated)."""
     scratch = torch.mul(x_hat, grad, out=scratch)  # (B, H, T, D)
-    along = scratch.sum(-1, keepdim=True).div_(norm)  # (B, H, T, 1) <x^, dx^> / n
+    along = scratch.sum(-1, keepdim=True)  # (B, H, T, 1) <x^, dx^>
     along.masked_fill_(norm <= eps, 0.0)  # a clamped norm is a constant: no projection
-    du = grad.div_(norm).addcmul_(x_hat, along, value=-1.0)  # (dx^ - x^ <x^, dx^>) / n
-    below = torch.mul(x_hat, norm, out=scratch).clamp_max_(0.0)  # min(u, 0)
-    return du.addcmul_(du, below)  # du * (1 + min(u, 0))
+    # du * (1 + min(u, 0)) = (dx^ - x^ <x^, dx^>) * (1/n + min(x^, 0)), as n > 0: six passes over (B, H, T, D)
+    factor = torch.clamp_max(x_hat, 0.0, out=scratch).add_(norm.reciprocal())
+    return grad.addcmul_(x_hat, along, value=-1.0).mul_(factor)
 
 
 def _heads_copy(x: torch.Tensor) -> torch.Tensor:
