@@ -2,6 +2,7 @@
 
 Usage:
     python -m reports build results/reference-ml100k results/reference-profile-cpu --out reports/out [--pdf]
+    python -m reports build results/my-gpu-profile --html --pdf --compare results/reference-profile-cpu
 """
 from __future__ import annotations
 
@@ -19,11 +20,15 @@ def main(argv=None) -> int:
     build.add_argument("runs", nargs="+", type=Path, help="results/<run> folders to read")
     build.add_argument("--out", type=Path, default=Path("reports/out"), help="output folder (default reports/out)")
     build.add_argument("--title", default="LinRec-Bench report")
+    build.add_argument("--html", action="store_true", help="the HTML report (always written; accepted for clarity)")
     build.add_argument("--pdf", action="store_true", help="also print report.pdf (needs Debian's chromium)")
+    build.add_argument("--compare", nargs="+", type=Path, default=[], metavar="RUN",
+                       help="other run folders: a section compares their cells with these runs' cell by cell")
     build.add_argument("--scale-note", default="", help="a note on the runs' scale, shown at the top")
     args = parser.parse_args(argv)
     try:
-        paths = build_report(args.runs, args.out, title=args.title, pdf=args.pdf, scale_note=args.scale_note)
+        paths = build_report(args.runs, args.out, title=args.title, pdf=args.pdf, scale_note=args.scale_note,
+                             compare=args.compare)
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -6,8 +6,8 @@ Usage:
     # {"html": reports/out/report.html, "figures": [...], "tables": [...]}
 
 Sections: accuracy (one table per evaluation protocol), efficiency (time and peak memory per length, per block),
-scaling figures, training curves, and the environment and provenance of every run (device, versions, commit,
-command, failed cells). A run folder without rows of a kind simply leaves that section empty.
+scaling figures, training curves, with ``compare`` a comparison with other runs cell by cell, and the environment
+and provenance of every run (device, versions, commit, command, failed cells). A run folder without rows of a kind simply leaves that section empty.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from bench.results import load_runs, read_json
 
 from .accuracy import accuracy_summary, accuracy_table, excluded_cells
 from .browser import html_to_pdf
+from .compare import accuracy_comparison, efficiency_comparison
 from .efficiency import efficiency_blocks, efficiency_table
 from .figures_compare import ablation_figure, speedup_heatmap
 from .figures_curves import curves_figure
@@ -179,8 +180,13 @@ def failed_cells(frame: pd.DataFrame) -> pd.DataFrame:
     failed = []
     for run, train in training_runs(frame):
         failed.append(excluded_cells(train).assign(run=run))
-    if "bench" in frame and "status" in frame:
-        profile = frame[(frame["bench"] == "profile") & (frame["status"] != "ok")]
+    profile = frame[(frame["bench"] == "profile") & (frame["status"] != "ok")] \
+        if {"bench", "status", "variant"} <= set(frame.columns) else frame.iloc[0:0]
+    if len(profile):
+        named = profile["variant"].astype(str) + " " + profile["mode"].astype(str) + " T=" \
+            + profile["T"].astype("Int64").astype(str) + " B=" + profile["B"].astype("Int64").astype(str)
+        cell = profile["cell"] if "cell" in profile else pd.Series(pd.NA, index=profile.index)
+        profile = profile.assign(cell=cell.fillna(named))  # rows without a cell id: named by what defines it
         failed.append(profile.drop_duplicates(["run_id", "cell"]).rename(columns={"run_id": "run"})
                       .reindex(columns=["run", "cell", "status", "message"]))
     columns = ["run", "cell", "status", "message"]
@@ -209,16 +215,43 @@ def provenance_section(run_dirs: list[Path], frame: pd.DataFrame) -> dict:
     return {"id": "provenance", "title": "Environment and provenance", "items": [runs, cells]}
 
 
+def comparison_section(frame: pd.DataFrame, runs: list[Path], others: list[Path], out: Outputs) -> dict:
+    other = load_runs(*others)
+    this_names, other_names = ", ".join(r.name for r in runs), ", ".join(r.name for r in others)
+    items = []
+    for metric, label in (("time", "median time"), ("peak_memory", "peak memory")):
+        table = efficiency_comparison(frame, other)[metric]
+        if not table.empty:
+            caption = (f"{label.capitalize()} of each profiled cell in the other runs ({other_names}) over this "
+                       f"report's ({this_names}), matched on level, model, mode, causal, dtype, variant, T and B; "
+                       f"below 1 the other runs took less. Cells only one side measured are left out.")
+            items.append(out.table(f"compare-{metric}", f"Compared: {label}, other / this", table,
+                                   table.reset_index(), table, caption))
+    protocols = set(frame.get("protocol", pd.Series(dtype=object)).dropna())
+    for protocol in sorted(protocols & set(other.get("protocol", pd.Series(dtype=object)).dropna())):
+        table = accuracy_comparison(frame, other, protocol)
+        if not table.empty:
+            caption = (f"Test metrics under the {protocol} protocol, mean over each side's seeds: this report's "
+                       f"runs ({this_names}) against the other runs ({other_names}), and the relative change.")
+            items.append(out.table(f"compare-accuracy-{protocol}", f"Compared: accuracy, {protocol} protocol",
+                                   table, table.reset_index(), table, caption))
+    text = "" if items else f"No cell of {other_names} matches one of {this_names}."
+    return {"id": "comparison", "title": "Comparison with other runs", "text": text, "items": items}
+
+
 def build_report(run_dirs, out_dir, title: str = "LinRec-Bench report", scale_note: str = "",
-                 pdf: bool = False) -> dict:
+                 pdf: bool = False, compare=()) -> dict:
     """Usage: see module docstring. ``pdf=True`` also prints report.pdf from the HTML (headless Chromium, see
-    reports/browser.py). A missing run folder is a one-line error naming it."""
-    runs = [Path(r) for r in run_dirs]
+    reports/browser.py); ``compare`` run folders add a section matching their cells with these runs' cells. A
+    missing run folder is a one-line error naming it."""
+    runs, others = [Path(r) for r in run_dirs], [Path(r) for r in compare]
     frame = load_runs(*runs)
     out = Outputs(Path(out_dir))
     sections = [accuracy_section(frame, out), sensitivity_section(frame, out), *efficiency_sections(frame, out),
-                heatmaps_section(runs, out),
-                curves_section(frame, out), provenance_section(runs, frame)]
+                heatmaps_section(runs, out), curves_section(frame, out)]
+    if others:
+        sections.append(comparison_section(frame, runs, others, out))
+    sections.append(provenance_section(runs + others, frame))
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     html = environment.get_template("report.html.j2").render(
         title=title, built=dt.datetime.now().astimezone().isoformat(timespec="seconds"), runs=runs,

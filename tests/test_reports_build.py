@@ -64,6 +64,10 @@ def test_the_command_builds_and_a_missing_folder_is_one_line(runs, tmp_path, cap
     assert "report.html" in capsys.readouterr().out
     assert main(["build", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out2")]) == 2
     assert "no rows.jsonl" in capsys.readouterr().err
+    assert main(["build", str(runs[1]), "--html", "--compare", str(runs[1]), "--out", str(tmp_path / "out3")]) == 0
+    assert "Comparison with other runs" in (tmp_path / "out3" / "report.html").read_text()
+    assert main(["build", str(runs[1]), "--compare", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o4")]) == 2
+    assert "no rows.jsonl" in capsys.readouterr().err  # a missing comparison folder: the same one line
 
 
 browser = pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
@@ -148,6 +152,6 @@ def test_provenance_lists_every_cell_that_did_not_finish_or_measure(runs, tmp_pa
     html = build_report([broken, runs[1]], tmp_path / "out")["html"].read_text()
     failed = html[html.index("Cells that did not finish or measure"):]
     assert "linrec-s9-full" in failed and "loss became nan at epoch 2" in failed  # training, its reason
-    assert "oom" in failed and "cap" in failed  # profiling, its reason
+    assert "dot fwdbwd T=1024 B=4" in failed and "cap" in failed  # profiling, named by its settings, its reason
     clean = build_report([runs[0]], tmp_path / "clean")["html"].read_text()
     assert "<p>None.</p>" in clean[clean.index("Cells that did not finish or measure"):]
