@@ -7,8 +7,9 @@ Usage:
 Quick (the default without a GPU; the whole job within 20 minutes on 2 CPU cores): ML-100K 5-core cut to each
 user's 40 most recent interactions, N=20, d=32, one layer, a few epochs, two seeds. Its numbers show the shape of
 the comparison, not the paper's values: the report says so. BERT4Rec's cloze task sees one window per user, so at
-batch 512 an epoch is two or three steps: it gets smaller batches and more epochs (BERT4REC_QUICK) to learn at all. Full: ML-1M (when its file is present or fetchable),
-N=200, d=128, 8 heads, 2 layers, up to 50 epochs with patience 4, three seeds, as the paper.
+batch 512 an epoch is two or three steps: it gets smaller batches and more epochs (BERT4REC_QUICK) to learn at
+all. Full: ML-1M (when its file is present or fetchable), N=200, d=128, 8 heads, 2 layers, up to 50 epochs with
+patience 4, three seeds, as the paper.
 """
 from __future__ import annotations
 

@@ -97,6 +97,10 @@ def accuracy_summary(frame: pd.DataFrame, protocol: str = "full") -> pd.DataFram
         records.append(record)
     summary = pd.DataFrame(records)
     summary["max_len"] = summary["max_len"].astype(int)
+    for column in keys:  # whole-number settings read as 64, not 64.0 (rows read back from JSON come as floats)
+        values = summary[column]
+        if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+            summary[column] = values.astype("Int64")
     group = summary.groupby([k for k in keys if k != "attention"] + list(COLUMN_KEY))["mean"]
     summary["rank"] = group.rank(ascending=False, method="min").astype(int)
     return summary.assign(protocol=protocol)

@@ -7,7 +7,8 @@ Usage:
 
 Sections: accuracy (one table per evaluation protocol), efficiency (time and peak memory per length, per block),
 scaling figures, training curves, with ``compare`` a comparison with other runs cell by cell, and the environment
-and provenance of every run (device, versions, commit, command, failed cells). A run folder without rows of a kind simply leaves that section empty.
+and provenance of every run (device, versions, commit, command, failed cells). A run folder without rows of a
+kind simply leaves that section empty.
 """
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
 from bench.analysis import speedup_table  # noqa: E402
 
@@ -28,8 +29,8 @@ def speedup_heatmap(block: pd.DataFrame, baseline: str = "sdpa") -> tuple[plt.Fi
     """Usage: see module docstring. Cells above 1 (blue) are faster than the baseline; log colour scale."""
     speed = speedup_table(block, baseline=baseline)
     grid = speed.pivot_table(index="variant", columns="T", values="speedup", aggfunc="mean")
-    figure, ax = plt.subplots(figsize=(1.0 + 0.75 * max(len(grid.columns), 2), 1.0 + 0.42 * max(len(grid), 2)),
-                              constrained_layout=True)
+    height = max(3.2, 1.0 + 0.42 * len(grid))  # the colour bar's label needs the height of a few rows at least
+    figure, ax = plt.subplots(figsize=(1.5 + 0.75 * max(len(grid.columns), 2), height), constrained_layout=True)
     if grid.empty:
         ax.text(0.5, 0.5, f"no lengths where both a variant and {baseline} ran", ha="center", va="center")
         ax.set_axis_off()
@@ -38,7 +39,11 @@ def speedup_heatmap(block: pd.DataFrame, baseline: str = "sdpa") -> tuple[plt.Fi
     reach = max(high, 1 / low, 1.01)  # symmetric in log space: 1 sits at the neutral middle of the colour map
     norm = LogNorm(vmin=1 / reach, vmax=reach)
     sns.heatmap(grid, ax=ax, cmap="RdBu", norm=norm, annot=True, fmt=".2g", annot_kws={"fontsize": 7},
-                cbar_kws={"label": f"speed-up over {baseline} ({baseline} time / variant time)"})
+                cbar_kws={"label": f"speed-up over {baseline}\n({baseline} time / variant time)"})
+    colour_bar = ax.collections[0].colorbar.ax.yaxis
+    colour_bar.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    colour_bar.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 0.5, not 5 x 10^-1
+    colour_bar.set_minor_formatter(FuncFormatter(lambda value, _: ""))
     ax.set(xlabel="sequence length T (positions)", ylabel="attention")
     first = block.iloc[0]
     caption = (f"Speed-up of each attention over {baseline} ({first['mode']}, {first['dtype']}, {first['device']}, "

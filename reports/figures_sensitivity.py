@@ -6,8 +6,8 @@ Usage:
 
 Panels: test NDCG@10 (mean ± std over seeds) and median seconds per training epoch from the training rows; peak
 memory of one training step from model-level profile rows (``python -m bench profile --level model``), matched on
-T = N, d, heads or layers, when the runs hold them at two values or more. Only cells whose other settings are the most common ones take
-part, so a line moves one setting at a time.
+T = N, d, heads or layers, when the runs hold them at two values or more. Only cells whose other settings are the
+most common ones take part, so a line moves one setting at a time.
 """
 from __future__ import annotations
 

@@ -114,6 +114,14 @@ def test_cells_trained_with_other_settings_are_rows_of_their_own_not_seeds():
     assert table.index.names == ["model", "attention", "max_len", "hidden"]
 
 
+def test_whole_number_settings_print_as_whole_numbers():
+    wide = train_rows({"dot": [0.07], "linrec": [0.08]})
+    frame = pd.concat([train_rows().assign(hidden=64.0, dropout=0.2),
+                       wide.assign(hidden=128.0, dropout=0.5, cell=wide["cell"] + "-wide")])  # as JSON reads them
+    html = accuracy_table(accuracy_summary(frame), "html").to_html()
+    assert ">128<" in html and ">128.0<" not in html and ">0.5<" in html
+
+
 def test_one_cell_in_two_runs_counts_once():
     frame = pd.concat([train_rows().assign(run_id="a"), train_rows().assign(run_id="b")])
     summary = accuracy_summary(frame)
