@@ -1,8 +1,10 @@
 """The fast path of ``linrec``: one autograd Function with an analytic backward, working in a (B, H, T, D) layout
-so every matmul is one batched GEMM without layout copies. It saves q, k, v and the (D, D) states only, and
-recomputes the cheap features in the backward (the official formulation keeps the ELU outputs, their norms, the
-normalised features and einsum operand copies: about 5.4 inputs' worth against 3.4 here), then orders the backward
-so that dead buffers are reused as scratch space.
+so every matmul is one batched GEMM without layout copies. It saves q, the key features K^ (with their norms), v
+and the (D, D) states, and recomputes the query features in the backward (the official formulation keeps the ELU
+outputs, their norms, the normalised features and einsum operand copies: about 5.4 inputs' worth against 3.4
+here), then orders the backward so that dead buffers are reused as scratch space. K^ is kept rather than k: in a
+model with its own key projection it takes the place of that projection's output, the same size, and the backward
+skips one feature pass; keeping Q^ too would skip another but add a buffer to the backward's peak.
 
 Usage:
     out = linrec_fast(q, k, v, key_padding_mask=mask)   # == linrec_attention(q, k, v, key_padding_mask=mask)
@@ -63,26 +65,25 @@ def _heads_copy(x: torch.Tensor) -> torch.Tensor:
 
 class LinRecFunction(torch.autograd.Function):
     """Usage: LinRecFunction.apply(q, k, v, key_padding_mask, eps) with float32/float64 (B, T, H, D) inputs;
-    returns (B, T, H, D) (a transposed view of a (B, H, T, D) result). Saves q, k, v (in a model, views of the
-    projection output, which the features would cost as much to keep) and the (D, D) states; the backward
-    recomputes the features and orders its work so that at most four (B, H, T, D) buffers live at once."""
+    returns (B, T, H, D) (a transposed view of a (B, H, T, D) result). Saves q, K^ and its norms, v and the (D, D)
+    states; the backward recomputes Q^ and orders its work so that, beside K^, at most three (B, H, T, D) buffers of
+    its own live at once."""
 
     @staticmethod
     def forward(ctx, q, k, v, key_padding_mask, eps):
         scale = q.shape[-1] ** -0.5
-        k_hat, _ = features(k, key_padding_mask, eps)  # (B, H, T, D)
+        k_hat, k_norm = features(k, key_padding_mask, eps)  # (B, H, T, D)
         state = torch.matmul(k_hat.transpose(-1, -2), v.transpose(1, 2)).mul_(scale)  # (B, H, D, D), scaled
-        del k_hat
         q_hat, _ = features(q, key_padding_mask, eps)
         out = torch.matmul(q_hat, state)  # (B, H, T, D)
-        ctx.save_for_backward(q, k, v, state)
+        ctx.save_for_backward(q, k_hat, k_norm, v, state)
         ctx.eps, ctx.scale, ctx.masked = eps, scale, key_padding_mask
         return out.transpose(1, 2)  # (B, T, H, D)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        q, k, v, state = ctx.saved_tensors
+        q, k_hat, k_norm, v, state = ctx.saved_tensors
         eps, mask = ctx.eps, ctx.masked
         grad = _heads_copy(grad_out)  # (B, H, T, D), our own: it becomes scratch space below
         q_hat, q_norm = features(q, mask, eps)  # padded query rows zero: they pass nothing to the state
@@ -90,7 +91,6 @@ class LinRecFunction(torch.autograd.Function):
         grad_q = torch.matmul(grad, state.transpose(-1, -2))  # dQ^ (B, H, T, D)
         grad_q = features_backward(q_hat, q_norm, grad_q, eps, scratch=grad)  # grad is dead: reuse it
         del q_hat, grad
-        k_hat, k_norm = features(k, mask, eps)
         v_heads = _heads_copy(v)  # (B, H, T, D), our own: scratch space below
         grad_k = torch.matmul(v_heads, grad_state.transpose(-1, -2))  # dK^
         grad_k = features_backward(k_hat, k_norm, grad_k, eps, scratch=v_heads)
