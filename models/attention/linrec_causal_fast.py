@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from .linrec_fast import features, features_backward
+from .linrec_fast import _heads_copy, features, features_backward
 
 
 def _chunk_prefix_states(left: torch.Tensor, right: torch.Tensor, bh: int, reverse: bool = False) -> torch.Tensor:
@@ -48,10 +48,11 @@ def _chunk_prefix_states(left: torch.Tensor, right: torch.Tensor, bh: int, rever
 
 
 def _heads(x: torch.Tensor, length: int) -> torch.Tensor:
-    """Usage: _heads(v, L) -> (B, H, L, D) contiguous copy of (B, T, H, D) ``x``, zero rows T..L-1."""
+    """Usage: _heads(v, L) -> (B, H, L, D) contiguous copy of (B, T, H, D) ``x``, zero rows T..L-1. Always a new
+    buffer (the backward writes into its copy of the incoming gradient; see linrec_fast._heads_copy)."""
     B, T, H, D = x.shape
     if length == T:
-        return x.transpose(1, 2).contiguous()
+        return _heads_copy(x)
     out = x.new_zeros(B, H, length, D)
     out[:, :, :T] = x.transpose(1, 2)
     return out
@@ -95,8 +96,9 @@ class LinRecCausalFunction(torch.autograd.Function):
         grad_v = torch.baddbmm(vc, kc, grad_state, beta=0.0, alpha=scale)
         grad_v.baddbmm_(blocks.transpose(1, 2), gc, alpha=scale)
         grad_q, grad_k, grad_v = (x.view(B, H, L, D)[:, :, :T] for x in (grad_q, grad_k, grad_v))
-        grad_q = features_backward(q_hat[:, :, :T], q_norm, grad_q, ctx.eps)
-        grad_k = features_backward(k_hat[:, :, :T], k_norm, grad_k, ctx.eps)
+        scratch = grad[:, :, :T]  # our own copy of the incoming gradient, dead now: no fresh buffer to fault in
+        grad_q = features_backward(q_hat[:, :, :T], q_norm, grad_q, ctx.eps, scratch=scratch)
+        grad_k = features_backward(k_hat[:, :, :T], k_norm, grad_k, ctx.eps, scratch=scratch)
         if ctx.masked is not None:
             pad = ctx.masked[:, None, :, None]  # (B, 1, T, 1)
             grad_q.masked_fill_(pad, 0.0)
