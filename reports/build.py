@@ -219,9 +219,9 @@ def provenance_section(run_dirs: list[Path], frame: pd.DataFrame) -> dict:
 def comparison_section(frame: pd.DataFrame, runs: list[Path], others: list[Path], out: Outputs) -> dict:
     other = load_runs(*others)
     this_names, other_names = ", ".join(r.name for r in runs), ", ".join(r.name for r in others)
-    items = []
+    items, efficiency = [], efficiency_comparison(frame, other)
     for metric, label in (("time", "median time"), ("peak_memory", "peak memory")):
-        table = efficiency_comparison(frame, other)[metric]
+        table = efficiency[metric]
         if not table.empty:
             caption = (f"{label.capitalize()} of each profiled cell in the other runs ({other_names}) over this "
                        f"report's ({this_names}), matched on level, model, mode, causal, dtype, variant, T and B; "
