@@ -26,10 +26,11 @@ import statistics
 import time
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import pandas as pd
-import torch
 from tqdm import tqdm
 
+from .analysis import _fit
 from .profile_cells import ProfileCell
 from .profile_run import MeasureOptions, failure, measure_cell
 from .profile_steps import build_step
@@ -155,13 +156,11 @@ def check_table(rows: pd.DataFrame, checks: list[Check], exponent: list[ProfileC
 
 
 def _loglog_slope(lengths, values) -> float:
-    """Least-squares slope of log(value) against log(T); NaN when a value is missing or not positive."""
+    """Least-squares slope of log(value) against log(T) (bench.analysis's fit); NaN when a value is missing or not
+    positive."""
     if any(not v > 0 for v in values):
         return math.nan
-    x = torch.tensor([math.log(T) for T in lengths], dtype=torch.float64)
-    y = torch.tensor([math.log(v) for v in values], dtype=torch.float64)
-    x, y = x - x.mean(), y - y.mean()
-    return float((x * y).sum() / (x * x).sum())
+    return _fit(np.asarray(lengths, dtype=float), np.asarray(values, dtype=float))[0]
 
 
 def all_cells(checks: list[Check], exponent: list[ProfileCell]) -> list[ProfileCell]:
