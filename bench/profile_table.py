@@ -22,17 +22,24 @@ def _block_title(key: tuple) -> str:
     return f"{what}, {info['mode']}{causal}, {info['dtype']}, {info['device']}"
 
 
+def measured_values(rows: pd.DataFrame, stat: str) -> pd.DataFrame:
+    """Usage: measured_values(rows_of_one_metric, "median") -> (T, B) x variant numbers: every length and variant
+    the rows hold (in the order they first appear), NaN where the cell did not measure."""
+    variants = list(dict.fromkeys(rows["variant"]))
+    index = pd.MultiIndex.from_tuples(sorted(set(zip(rows["T"], rows["B"]))), names=INDEX)
+    ok = rows[(rows["status"] == "ok") & (rows.get("stat") == stat)]
+    values = ok.pivot_table(index=INDEX, columns="variant", values="value", aggfunc="first")
+    return values.reindex(index=index, columns=variants)
+
+
 def pivot_values(frame: pd.DataFrame, metric: str, stat: str) -> pd.DataFrame:
     """Usage: pivot_values(block_rows, "time", "median") -> text table (T, B) x variant: "12.3 (0.45x)" with the
     ratio to dot when dot ran in the block; a failed cell shows its status (oom, unsupported, ...)."""
     rows = frame[frame["metric"] == metric]
     if rows.empty:
         return pd.DataFrame()
-    variants = list(dict.fromkeys(rows["variant"]))
-    index = pd.MultiIndex.from_tuples(sorted(set(zip(rows["T"], rows["B"]))), names=INDEX)
-    ok = rows[(rows["status"] == "ok") & (rows.get("stat") == stat)]
-    values = ok.pivot_table(index=INDEX, columns="variant", values="value", aggfunc="first")
-    values = values.reindex(index=index, columns=variants)
+    values = measured_values(rows, stat)
+    index, variants = values.index, list(values.columns)
     failed = rows[rows["status"] != "ok"]
     status = failed.pivot_table(index=INDEX, columns="variant", values="status", aggfunc="first")
     status = status.reindex(index=index, columns=variants).astype(object).fillna("-")

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench.profile_table import measured_values
+
 BLOCK_KEYS = ["level", "model", "mode", "causal", "dtype", "device", "device_name"]
-INDEX = ["T", "B"]
 REFERENCES = ("dot", "sdpa")
 UNITS = {"time": ("median", "ms"), "peak_memory": ("peak", "MiB")}
 
@@ -78,12 +79,8 @@ def efficiency_table(block: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, li
     rows = block[block["metric"] == metric]
     if rows.empty:
         return pd.DataFrame(), []
-    variants = list(dict.fromkeys(rows["variant"]))
-    index = pd.MultiIndex.from_tuples(sorted(set(zip(rows["T"], rows["B"]))), names=INDEX)
-    ok = rows[(rows["status"] == "ok") & (rows.get("stat") == stat)]
-    values = ok.pivot_table(index=INDEX, columns="variant", values="value", aggfunc="first")
-    values = values.reindex(index=index, columns=variants)
-    table = pd.DataFrame("-", index=index, columns=variants)
+    values = measured_values(rows, stat)
+    table = pd.DataFrame("-", index=values.index, columns=values.columns)
     for (T, B), row in values.iterrows():
         for variant, value in row.items():
             if value == value:  # not NaN
