@@ -162,6 +162,8 @@ def train_one_epoch(model, optimizer, split, samples, config, generator, progres
         tick = time.perf_counter()
         batch = make_batch(split, samples, index, config.objective, model.max_len, config.mask_ratio,
                            getattr(model, "mask_token", None), generator)
+        target = batch["target"]  # counted here, on the host: no device sync in the step
+        targets = len(index) if target.dim() == 1 else int((target > 0).sum())
         batch = {key: value.to(config.device) for key, value in batch.items()}
         data_seconds += time.perf_counter() - tick
         loss = compute_loss(model, batch, config.objective, config.loss, generator)
@@ -170,7 +172,6 @@ def train_one_epoch(model, optimizer, split, samples, config, generator, progres
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        targets = len(index) if batch["target"].dim() == 1 else int((batch["target"] > 0).sum())
         total += loss.item() * targets
         count, pairs = count + len(index), pairs + targets
     return {"loss": total / max(pairs, 1), "seconds": time.perf_counter() - start, "data_seconds": data_seconds,
