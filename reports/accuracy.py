@@ -27,12 +27,17 @@ COLUMN_KEY = ("dataset", "metric")
 STYLES = ("html", "latex", "text")
 
 
+def finished_cell_ids(train: pd.DataFrame) -> set:
+    """Usage: finished_cell_ids(training_rows) -> ids of the cells whose status row says "finished"."""
+    return set(train.loc[(train["metric"] == "status") & (train["status"] == "finished"), "cell"])
+
+
 def finished_test_rows(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
     """Usage: finished_test_rows(frame, "full") -> the test-metric rows of finished cells under ``protocol``."""
     if frame.empty or "bench" not in frame:
         raise ValueError("no training rows in these runs")
     train = frame[frame["bench"] == "train"]
-    finished = set(train.loc[(train["metric"] == "status") & (train["status"] == "finished"), "cell"])
+    finished = finished_cell_ids(train)
     test = train[(train["split"] == "test") & train["metric"].isin(METRICS) & train["cell"].isin(finished)]
     test = test.drop_duplicates(["cell", "metric"])  # one cell in two runs (a shared base cell) counts once
     test = test.assign(attention=_setting_labels(test))

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .accuracy import finished_cell_ids  # noqa: E402
 from .style import attention_style  # noqa: E402
 
 SETTINGS = {"max_len": ("max length N", "T"), "hidden": ("hidden size d", "d"), "heads": ("heads", "H"),
@@ -36,7 +37,7 @@ def sensitivity_figure(frame: pd.DataFrame, setting: str) -> tuple[plt.Figure, s
         raise ValueError(f"unknown sensitivity setting {setting!r}; valid: {', '.join(SETTINGS)}")
     label, profile_column = SETTINGS[setting]
     train = frame[(frame.get("bench") == "train") & (frame["model"] != "pop")] if "bench" in frame else frame
-    finished = set(train.loc[(train["metric"] == "status") & (train["status"] == "finished"), "cell"])
+    finished = finished_cell_ids(train)
     train = _one_setting_at_a_time(train[train["cell"].isin(finished) & ~train["shuffle_train_order"]
                                          .fillna(False).astype(bool)], setting)
     test = train[(train["split"] == "test") & (train["metric"] == "ndcg@10")]
