@@ -12,14 +12,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .perf import (all_cells, check_table, describe, exponent_cells, interleaved_pairs, measure_all, model_cell,
-                   options_for, ratio_checks)
+from .perf import (all_cells, attention_cell, check_table, compile_claim, describe, exponent_cells,
+                   first_call_cost, interleaved_pairs, measure_all, model_cell, options_for, ratio_checks)
 from .perf_breakdown import PARTS, time_breakdown
 from .perf_training import DATASET, epoch_rows, throughput_table
 from .results import append_rows, environment, new_run_dir, write_json
 
 BREAKDOWN_VARIANTS = ("sdpa", "linrec_official", "linrec")
 BREAKDOWN_LENGTHS = (200, 2048)
+FIRST_CALL_CELL = attention_cell("linrec", 200, 64)  # its first call compiles the LinRec CPU kernels
 
 
 def add_perf_command(commands) -> None:
@@ -100,12 +101,17 @@ def run_perf(args) -> int:
     write_json(run_dir / "config.json", {"command": "perf", "quick": args.quick, "measure": options.__dict__,
                                          "breakdown": not args.no_breakdown, "cells": [describe(c) for c in cells]})
     print(f"perf: {len(cells)} cells on {torch.get_num_threads()} CPU threads, rows in {run_dir}", flush=True)
+    first_cell = FIRST_CALL_CELL
+    first = first_call_cost(first_cell)  # before any other call here: the kernels' compile time, reported apart
+    append_rows(run_dir / "rows.jsonl", [{"bench": "perf_compile", "run_id": run_dir.name,
+                                          "cell": first_cell.cell_id(), **describe(first_cell), **first}])
     rows = measure_all(cells, options, run_dir.name, not args.no_progress)
     append_rows(run_dir / "rows.jsonl", rows)
     pairs = interleaved_pairs(checks, rounds=10 if args.quick else 20)
     append_rows(run_dir / "rows.jsonl", [{"bench": "perf_pair", "run_id": run_dir.name, "claim": claim, **pair}
                                           for claim, pair in pairs.items()])
     table = check_table(pd.DataFrame(rows), checks, exponent, pairs)
+    table = pd.concat([table, pd.DataFrame([compile_claim(first_cell, first)])], ignore_index=True)
     if not args.no_training:
         training = run_training(args, run_dir)
         append_rows(run_dir / "rows.jsonl", training)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from models.attention.linrec_kernels import kernel_path
+
 SCHEMA_VERSION = 1
 
 
@@ -186,6 +188,7 @@ def environment() -> dict:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "float32_matmul_precision": torch.get_float32_matmul_precision(),  # "highest": no TF32 in fp32 matmuls
+        "linrec_cpu_kernels": kernel_path(),  # "compiled" (torch.compile) unless switched off or failed so far
         "git_commit": _git_commit(),
         "hostname": socket.gethostname(),
         "platform": platform.platform(),

@@ -91,6 +91,28 @@ def test_bf16_inputs_give_bf16_outputs_close_to_the_formula(causal):
         torch.testing.assert_close(g.double(), w.double(), rtol=3e-2, atol=3e-2, msg=lambda m: f"{label}: {m}")
 
 
+@pytest.mark.parametrize("backward_inside", [False, True], ids=["backward-after", "backward-inside"])
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+def test_under_cpu_autocast_the_fast_path_computes_in_float32(causal, backward_inside):
+    """A bfloat16 autocast region (mixed-precision training) hands the attention bf16 projections: the Functions
+    keep their own products in float32, and a backward run inside the region meets no bf16 product."""
+    q, k, v = qkv(T=21)
+    mask = make_mask(T=21)
+    grad_out = torch.randn(q.shape, generator=torch.Generator().manual_seed(5))
+    eye = torch.eye(q.shape[-1])
+    leaves = [x.detach().requires_grad_() for x in (q, k, v)]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fast(*(x @ eye for x in leaves), mask, causal)  # (B, T, H, D) bf16, as a Linear would give
+        if backward_inside:
+            grads = torch.autograd.grad(out, leaves, grad_out.to(out.dtype))
+    if not backward_inside:
+        grads = torch.autograd.grad(out, leaves, grad_out.to(out.dtype))
+    assert out.dtype == torch.bfloat16
+    want = outputs_and_grads(lambda a, b, c: naive_linrec(a, b, c, mask, causal), (q, k, v), grad_out)
+    for label, g, w in zip(["out", "dq", "dk", "dv"], [out.detach(), *grads], want):
+        torch.testing.assert_close(g.double(), w.double(), rtol=3e-2, atol=3e-2, msg=lambda m: f"{label}: {m}")
+
+
 @pytest.mark.parametrize("function", ["full", "causal"])
 def test_analytic_backward_passes_gradcheck(function):
     gen = torch.Generator().manual_seed(4)

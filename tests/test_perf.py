@@ -86,6 +86,7 @@ def test_command_writes_rows_and_prints_the_table(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr(perf, "context_cells", lambda: [])
     monkeypatch.setattr(perf_cli, "BREAKDOWN_VARIANTS", ("linrec",))
     monkeypatch.setattr(perf_cli, "BREAKDOWN_LENGTHS", (16,))
+    monkeypatch.setattr(perf_cli, "FIRST_CALL_CELL", attention_cell("linrec", 16, 2))
     monkeypatch.setattr(perf_cli, "model_cell", lambda variant, T: tiny_model_cell(variant, T))
     monkeypatch.setattr(perf_cli, "run_training", lambda args, run_dir: epoch_rows(
         cyclic_data(), tmp_path / "work", run_dir.name, runs=(("dot", "per-sequence"),), setting=TINY_TRAINING))
@@ -94,10 +95,22 @@ def test_command_writes_rows_and_prints_the_table(tmp_path, monkeypatch, capsys)
     out = capsys.readouterr().out
     assert "tiny claim" in out and "| yes" in out and "SASRec training step" in out
     rows = read_rows(run_dir / "rows.jsonl")
-    assert {r["bench"] for r in rows} == {"profile", "perf_pair", "perf_breakdown", "perf_training"}
+    assert {r["bench"] for r in rows} == {"profile", "perf_pair", "perf_breakdown", "perf_training", "perf_compile"}
+    assert "linrec first fwd+bwd call in a process, T=16 B=2" in out
     assert "training epoch outside the model, dot per-sequence" in out and "pairs/s" in out
     assert (run_dir / "env.json").exists() and (run_dir / "config.json").exists()
     assert code == (1 if "| NO" in out else 0)  # the exit status says whether every claim held
+
+
+def test_the_first_call_cost_is_reported_apart_from_the_steady_time():
+    cell = attention_cell("linrec", 12, 2)
+    cost = perf.first_call_cost(cell, calls=3)
+    assert cost["first_s"] > 0 and cost["steady_ms"] > 0 and cost["compile_s"] >= 0
+    assert cost["kernels"] == "compiled" or cost["kernels"].startswith("eager: ")
+    assert cost["cache_hits"] >= 0 and cost["cache_misses"] >= 0
+    row = perf.compile_claim(cell, {**cost, "first_s": 2.5, "steady_ms": 4.0, "compile_s": 2.496})
+    assert row["ours"] == "first call 2.5 s" and row["measured"] == "2.5 s compiling" and row["met"] == "-"
+    assert row["baseline"] == "later calls 4 ms"
 
 
 def test_a_used_run_folder_is_refused(tmp_path, capsys):

@@ -18,42 +18,14 @@ Backward, with g the incoming gradient:
     dx = du * (1 + min(u, 0)) with u = x^ n                              (ELU' is 1 above 0 and e^x = u + 1 below)
        = (dx^ - x^ <x^, dx^>) * (1/n + min(x^, 0))                       (n > 0; <x^, dx^> taken as 0 if clamped)
 Padded query rows of Q^ are zeroed, so their outputs are 0 and they pass nothing to the state; the gradients of
-padded positions are zeroed at the end. Each feature is built in one buffer: layout copy, ELU, norm and division
-in place. Half precision is computed in float32 (the states are sums over T) and cast back, as linear_core does.
+padded positions are zeroed. The features and their backward are one fused pass each on CPU (linrec_kernels.py). Half precision is computed in float32 (the states are sums over T) and cast back, as linear_core does.
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-
-def features(x: torch.Tensor, key_padding_mask, eps: float, length: int | None = None):
-    """Usage: x_hat, norm = features(x, mask, eps). x (B, T, H, D) -> x_hat (B, H, L, D) contiguous with L = length
-    (default T; rows T..L-1 are zero padding for chunking), padded rows zeroed, and norm (B, H, T, 1) =
-    max(||ELU(x)||, eps)."""
-    B, T, H, D = x.shape
-    x_hat = torch.empty(B, H, length or T, D, dtype=x.dtype, device=x.device)
-    real = x_hat[:, :, :T]
-    F.elu_(real.copy_(x.transpose(1, 2)))  # (B, H, T, D) u = ELU(x), in the one buffer this function allocates
-    norm = torch.linalg.vector_norm(real, dim=-1, keepdim=True).clamp_min_(eps)  # (B, H, T, 1)
-    real.div_(norm)
-    x_hat[:, :, T:].zero_()
-    if key_padding_mask is not None:
-        real.masked_fill_(key_padding_mask[:, None, :, None], 0.0)
-    return x_hat, norm
-
-
-def features_backward(x_hat: torch.Tensor, norm: torch.Tensor, grad: torch.Tensor, eps: float,
-                      scratch: torch.Tensor | None = None) -> torch.Tensor:
-    """Usage: dx = features_backward(x_hat, norm, dx_hat, eps[, scratch]), all (B, H, T, .); overwrites ``grad``
-    (and ``scratch``, a dead buffer of x_hat's shape to reuse; without one, one temporary is allocated)."""
-    scratch = torch.mul(x_hat, grad, out=scratch)  # (B, H, T, D)
-    along = scratch.sum(-1, keepdim=True)  # (B, H, T, 1) <x^, dx^>
-    along.masked_fill_(norm <= eps, 0.0)  # a clamped norm is a constant: no projection
-    # du * (1 + min(u, 0)) = (dx^ - x^ <x^, dx^>) * (1/n + min(x^, 0)), as n > 0: six passes over (B, H, T, D)
-    factor = torch.clamp_max(x_hat, 0.0, out=scratch).add_(norm.reciprocal())
-    return grad.addcmul_(x_hat, along, value=-1.0).mul_(factor)
+from .linrec_kernels import features, features_backward, without_autocast
 
 
 def _heads_copy(x: torch.Tensor) -> torch.Tensor:
@@ -70,6 +42,7 @@ class LinRecFunction(torch.autograd.Function):
     its own live at once."""
 
     @staticmethod
+    @without_autocast
     def forward(ctx, q, k, v, key_padding_mask, eps):
         scale = q.shape[-1] ** -0.5
         k_hat, k_norm = features(k, key_padding_mask, eps)  # (B, H, T, D)
@@ -82,6 +55,7 @@ class LinRecFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
+    @without_autocast
     def backward(ctx, grad_out):
         q, k_hat, k_norm, v, state = ctx.saved_tensors
         eps, mask = ctx.eps, ctx.masked
@@ -89,17 +63,13 @@ class LinRecFunction(torch.autograd.Function):
         q_hat, q_norm = features(q, mask, eps)  # padded query rows zero: they pass nothing to the state
         grad_state = torch.matmul(q_hat.transpose(-1, -2), grad).mul_(ctx.scale)  # (B, H, D, D)
         grad_q = torch.matmul(grad, state.transpose(-1, -2))  # dQ^ (B, H, T, D)
-        grad_q = features_backward(q_hat, q_norm, grad_q, eps, scratch=grad)  # grad is dead: reuse it
+        grad_q = features_backward(q_hat, q_norm, grad_q, eps, mask, scratch=grad)  # grad is dead: reuse it
         del q_hat, grad
         v_heads = _heads_copy(v)  # (B, H, T, D), our own: scratch space below
         grad_k = torch.matmul(v_heads, grad_state.transpose(-1, -2))  # dK^
-        grad_k = features_backward(k_hat, k_norm, grad_k, eps, scratch=v_heads)
+        grad_k = features_backward(k_hat, k_norm, grad_k, eps, mask, scratch=v_heads)
         grad_v = torch.matmul(k_hat, grad_state, out=v_heads)  # into the scratch buffer, free again
-        if mask is not None:
-            pad = mask[:, None, :, None]  # (B, 1, T, 1)
-            grad_q.masked_fill_(pad, 0.0)
-            grad_k.masked_fill_(pad, 0.0)
-        return grad_q.transpose(1, 2), grad_k.transpose(1, 2), grad_v.transpose(1, 2), None, None
+        return grad_q, grad_k, grad_v.transpose(1, 2), None, None
 
 
 def linrec_fast(q, k, v, key_padding_mask=None, eps: float = 1e-6, *, causal: bool = False,
