@@ -99,3 +99,37 @@ def test_exact_twins_give_the_same_model_outputs(first, second, padded):
     a, b = make("sasrec", first), make("sasrec", second)
     b.load_state_dict(a.state_dict())
     assert torch.allclose(a.predict(seq, lengths), b.predict(seq, lengths), atol=1e-5)
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5], ids=["p0.2", "p0.5"])
+def test_the_cpu_dropout_keeps_1_minus_p_and_scales_like_nn_dropout(p):
+    from models.backbones.blocks import Dropout
+
+    layer = Dropout(p).train()
+    x = torch.rand(1000, 1000, dtype=torch.float64) + 0.5  # no zeros of its own: a zero means dropped
+    torch.manual_seed(0)
+    y = layer(x)
+    kept = y != 0
+    assert abs(kept.double().mean().item() - (1 - p)) < 5e-3  # 1e6 draws: the sd of the fraction is < 5e-4
+    torch.testing.assert_close(y[kept], x[kept] / (1 - p))
+    torch.manual_seed(0)
+    assert torch.equal(layer(x), y)  # seeded: the same mask
+
+
+def test_the_cpu_dropout_gradient_is_its_mask_and_eval_or_p0_is_the_identity():
+    from models.backbones.blocks import Dropout
+
+    x = torch.randn(50, 40, requires_grad=True)
+    y = Dropout(0.25).train()(x)
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(grad, (y != 0).float() / 0.75)
+    assert Dropout(0.25).eval()(x) is x and torch.equal(Dropout(0.0).train()(x), x)
+    assert (Dropout(1.0).train()(x) == 0).all()
+
+
+def test_every_dropout_in_the_backbones_is_the_cpu_dropout():
+    from models.backbones.blocks import Dropout
+
+    for model in (SASRec(num_items=20, attention="dot", max_len=8), BERT4Rec(num_items=20, attention="dot", max_len=8)):
+        dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+        assert dropouts and all(type(m) is Dropout for m in dropouts)

@@ -113,6 +113,16 @@ def test_the_first_call_cost_is_reported_apart_from_the_steady_time():
     assert row["baseline"] == "later calls 4 ms"
 
 
+def test_the_ceiling_is_sdpas_step_against_the_same_step_without_its_attention():
+    parts = [{"variant": v, "T": T, "component": c, "value": ms} for v, T, c, ms in (
+        ("sdpa", 2048, "total", 400.0), ("sdpa", 2048, "attention", 240.0), ("linrec", 2048, "total", 180.0),
+        ("linrec", 2048, "attention", 20.0), ("sdpa", 200, "total", 200.0), ("sdpa", 200, "attention", 50.0))]
+    table = perf_cli.ceiling_claims(parts)
+    assert list(table["measured"]) == ["1.33x", "2.50x"] and set(table["met"]) == {"-"}
+    assert "T=2048" in table.loc[1, "claim"] and table.loc[1, "ours"] == "without attention 160 ms"
+    assert perf_cli.ceiling_claims([p for p in parts if p["variant"] == "linrec"]).empty
+
+
 def test_a_used_run_folder_is_refused(tmp_path, capsys):
     (tmp_path / "old.txt").write_text("x")
     assert main(["perf", "--run-dir", str(tmp_path)]) == 2
