@@ -18,7 +18,9 @@ Backward, with g the incoming gradient:
     dx = du * (1 + min(u, 0)) with u = x^ n                              (ELU' is 1 above 0 and e^x = u + 1 below)
        = (dx^ - x^ <x^, dx^>) * (1/n + min(x^, 0))                       (n > 0; <x^, dx^> taken as 0 if clamped)
 Padded query rows of Q^ are zeroed, so their outputs are 0 and they pass nothing to the state; the gradients of
-padded positions are zeroed. The features and their backward are one fused pass each on CPU (linrec_kernels.py). Half precision is computed in float32 (the states are sums over T) and cast back, as linear_core does.
+padded positions are zeroed. The features and their backward are one fused kernel each on CPU (linrec_kernels.py).
+Half precision is computed in float32 (the states are sums over T) and cast back, as linear_core does; autocast is
+off inside the Function, so a mixed-precision model does not turn its products back into bfloat16.
 """
 from __future__ import annotations
 
