@@ -191,7 +191,7 @@ def test_inputs_and_the_incoming_gradient_are_never_written(shape, causal):
         torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-10)
 
 
-@pytest.mark.parametrize("chunks", [1, 2, 5], ids=["n1", "n2", "n5"])
+@pytest.mark.parametrize("chunks", [1, 2, 5, 17], ids=["n1", "n2", "n5", "n17"])
 @pytest.mark.parametrize("reverse", [False, True], ids=["earlier", "later"])
 def test_chunk_prefix_states_are_exclusive_sums_within_each_head(chunks, reverse):
     from models.attention.linrec_causal_fast import _chunk_prefix_states
@@ -207,3 +207,15 @@ def test_chunk_prefix_states_are_exclusive_sums_within_each_head(chunks, reverse
         expected = torch.cat([torch.zeros_like(inclusive[:, :1]), inclusive[:, :-1]], dim=1)
     got = _chunk_prefix_states(left, right, bh, reverse=reverse)
     torch.testing.assert_close(got.view(bh, chunks, D, D), expected)  # no sum crosses from one head to the next
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 37, 256])
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+def test_two_level_running_sums_equal_cumsum(n, reverse):
+    """Every grouping case: too few chunks to group, whole groups, and leftovers at the end (or the front)."""
+    from models.attention.linrec_causal_fast import _running_sums_
+
+    x = torch.randn(3, n, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(n))
+    expected = x.flip(1).cumsum(1).flip(1) if reverse else x.cumsum(1)
+    _running_sums_(x, reverse)
+    torch.testing.assert_close(x, expected)

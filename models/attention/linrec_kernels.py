@@ -33,7 +33,6 @@ import torch
 import torch.nn.functional as F
 
 
-
 def compile_wanted(environ=os.environ) -> bool:
     """Usage: compile_wanted() -> False where the environment sets LINREC_COMPILE=0 (or "false", "no", "off")."""
     return environ.get("LINREC_COMPILE", "1").strip().lower() not in ("0", "false", "no", "off")
@@ -88,13 +87,14 @@ def _features_backward_fused(x_hat, norm, grad, eps: float, key_padding_mask, sc
 _compiled = {}
 
 
-def _run(name: str, eager, fused, first, *args):
-    """Run the compiled ``fused`` on CPU while compiling works in this process, else ``eager``."""
-    if not (_state["enabled"] and first.device.type == "cpu"):
+def _run(name: str, eager, fused, *args):
+    """Run the compiled ``fused`` on args[0]'s device if it is the CPU and compiling works in this process, else
+    ``eager``. A compile error is raised before the kernel runs, so an in-place target is still intact for eager."""
+    if not (_state["enabled"] and args[0].device.type == "cpu"):
         return eager(*args)
     try:
         if name not in _compiled:
-            _compiled[name] = torch.compile(fused)
+            _compiled[name] = torch.compile(fused, options={"compile_threads": 1})
         return _compiled[name](*args)
     except Exception as err:  # noqa: BLE001 - any failure to compile: redo in eager, whose errors are the real ones
         result = eager(*args)
@@ -106,7 +106,7 @@ def _run(name: str, eager, fused, first, *args):
 
 def features(x: torch.Tensor, key_padding_mask, eps: float, length: int | None = None):
     """Usage: see module docstring. ``length`` L >= T (default T) pads the features with zero rows for chunking."""
-    return _run("features", _features_eager, _features_fused, x, x, key_padding_mask, eps, length or x.shape[1])
+    return _run("features", _features_eager, _features_fused, x, key_padding_mask, eps, length or x.shape[1])
 
 
 def features_backward(x_hat: torch.Tensor, norm: torch.Tensor, grad: torch.Tensor, eps: float, key_padding_mask,
@@ -114,7 +114,7 @@ def features_backward(x_hat: torch.Tensor, norm: torch.Tensor, grad: torch.Tenso
     """Usage: see module docstring. x_hat, grad (B, H, T, D) and norm (B, H, T, 1); the result is written into
     ``grad`` and returned as its (B, T, H, D) view. ``scratch``, a dead buffer of x_hat's shape, saves the eager
     path a temporary (the compiled one needs none)."""
-    _run("features_backward", _features_backward_eager, _features_backward_fused, x_hat,
+    _run("features_backward", _features_backward_eager, _features_backward_fused,
          x_hat, norm, grad, eps, key_padding_mask, scratch)
     return grad.transpose(1, 2)
 
