@@ -87,7 +87,7 @@ def test_the_attention_is_the_same_compiled_or_eager(fresh_kernels, causal):
 
 
 def test_a_failed_compile_falls_back_to_eager_with_one_warning(fresh_kernels, monkeypatch):
-    def broken_compile(fn):
+    def broken_compile(fn, **options):
         def run(*args):
             raise RuntimeError("InvalidCxxCompiler: no working C++ compiler found\nmore detail")
         return run
@@ -114,7 +114,7 @@ def test_an_error_of_the_call_itself_is_raised_not_hidden(fresh_kernels):
 
 
 def test_only_cpu_tensors_are_compiled(fresh_kernels, monkeypatch):
-    def must_not_compile(fn):
+    def must_not_compile(fn, **options):
         raise AssertionError("a non-CPU tensor reached torch.compile")
 
     monkeypatch.setattr(kernels.torch, "compile", must_not_compile)
@@ -133,7 +133,7 @@ def test_the_environment_switch(value, wanted):
 def test_switched_off_the_kernels_never_compile(fresh_kernels, monkeypatch):
     monkeypatch.setitem(kernels._state, "enabled", False)
     monkeypatch.setitem(kernels._state, "why", "LINREC_COMPILE=0 in the environment")
-    monkeypatch.setattr(kernels.torch, "compile", lambda fn: pytest.fail("compiled while switched off"))
+    monkeypatch.setattr(kernels.torch, "compile", lambda fn, **options: pytest.fail("compiled while switched off"))
     q, k, v = (inputs(seed=s) for s in range(3))
     linrec_attention(q, k, v)
     assert kernels.kernel_path() == "eager: LINREC_COMPILE=0 in the environment"
