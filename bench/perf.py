@@ -17,6 +17,9 @@ attention) where it is about LinRec against softmax attention. Checks:
         at T=200 and at least 3x faster at T=2048, with the step broken down into attention, feed-forward, item
         scoring, optimiser and the rest (bench/perf_breakdown.py); T=4096 as context (where the step's shared
         layers weigh less, how far the ratio goes), without a target
+Context rows, without a target: linrec's first call in the process (it compiles the CPU kernels of
+models/attention/linrec_kernels.py; timed apart, before anything else runs them), and per breakdown length the
+ceiling of the model claims: sdpa's step against the same step less its attention (bench/perf_cli.py).
 """
 from __future__ import annotations
 
