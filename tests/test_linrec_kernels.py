@@ -36,7 +36,7 @@ def inputs(B=3, T=11, H=2, D=8, dtype=torch.float32, seed=0):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["fp32", "fp64"])
 def test_compiled_features_equal_the_eager_ones(fresh_kernels, padded, length_extra, dtype):
     x = inputs(dtype=dtype)
-    x[0, 3] = -50.0  # ELU(x) ~ -1 everywhere: a large-norm row; and an all-zero row clamps the norm
+    x[0, 3] = -50.0  # the ELU saturated at -1 (its gradient e^x ~ 0); and below, an all-zero row clamps the norm
     x[1, 4] = 0.0
     mask = make_mask(T=11) if padded else None
     length = 11 + length_extra
