@@ -37,6 +37,7 @@ from .analysis import _fit
 from .profile_cells import ProfileCell
 from .profile_run import MeasureOptions, failure, measure_cell
 from .profile_steps import build_step
+from .timing import time_step
 
 ATTENTION = dict(level="attention", mode="fwdbwd", H=8, D=16, dtype="float32", device="cpu", batch_policy="fixed")
 MODEL = dict(level="model", mode="fwdbwd", H=8, D=16, dtype="float32", device="cpu", batch_policy="tokens",
@@ -143,12 +144,7 @@ def first_call_cost(cell: ProfileCell, calls: int = 5) -> dict:
     start = time.perf_counter()
     step()
     first = time.perf_counter() - start
-    steady = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        step()
-        steady.append(1e3 * (time.perf_counter() - start))
-    steady_ms = statistics.median(steady)
+    steady_ms = time_step(step, cell.device, warmup=0, repeats=calls, min_repeats=min(3, calls))["median"]
     hits, misses = (counters["inductor"].get(key, 0) - before.get(key, 0)
                     for key in ("fxgraph_cache_hit", "fxgraph_cache_miss"))
     return {"first_s": first, "steady_ms": steady_ms, "compile_s": max(0.0, first - steady_ms / 1e3),

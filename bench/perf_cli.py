@@ -75,10 +75,10 @@ def breakdown_table(rows: list[dict]) -> pd.DataFrame:
 def ceiling_claims(parts: list[dict]) -> pd.DataFrame:
     """Usage: ceiling_claims(breakdown rows) -> per length, how much faster than sdpa's step any attention could
     make it: sdpa's step against the same step less sdpa's attention (context rows: the bound on the model claims)."""
-    table = pd.DataFrame(parts)
-    if table.empty or not (table["variant"] == "sdpa").any():
+    sdpa = [part for part in parts if part["variant"] == "sdpa"]
+    if not sdpa:
         return pd.DataFrame()
-    table = table[table["variant"] == "sdpa"].pivot_table(index="T", columns="component", values="value")
+    table = pd.DataFrame(sdpa).pivot_table(index="T", columns="component", values="value")
     records = []
     for T, row in table.iterrows():
         floor = row["total"] - row["attention"]
