@@ -178,7 +178,7 @@ def heatmaps_section(run_dirs: list[Path], out: Outputs) -> dict:
 def failed_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """Usage: failed_cells(frame) -> (run, cell, status, message): training cells that did not finish and profile
     cells that did not measure (oom, unavailable, unsupported, error), one row each."""
-    failed = []
+    columns, failed = ["run", "cell", "status", "message"], []
     for run, train in training_runs(frame):
         failed.append(excluded_cells(train).assign(run=run))
     profile = frame[(frame["bench"] == "profile") & (frame["status"] != "ok")] \
@@ -189,8 +189,7 @@ def failed_cells(frame: pd.DataFrame) -> pd.DataFrame:
         cell = profile["cell"] if "cell" in profile else pd.Series(pd.NA, index=profile.index)
         profile = profile.assign(cell=cell.fillna(named))  # rows without a cell id: named by what defines it
         failed.append(profile.drop_duplicates(["run_id", "cell"]).rename(columns={"run_id": "run"})
-                      .reindex(columns=["run", "cell", "status", "message"]))
-    columns = ["run", "cell", "status", "message"]
+                      .reindex(columns=columns))
     return pd.concat(failed)[columns].fillna("") if failed else pd.DataFrame(columns=columns)
 
 
