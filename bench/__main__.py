@@ -2,13 +2,13 @@
 
 Usage:
     python -m bench list [--device cpu]          # every attention variant: description, capabilities, availability
-    python -m bench microbench [--lengths ...]   # baseline forward+backward time and memory table (see microbench.py)
-    python -m bench profile --attention dot linrec --lengths 512 1024   # time and peak memory per cell (profile_cli.py)
+    python -m bench microbench [--lengths ...]   # baseline forward+backward time and memory table (perf/microbench.py)
+    python -m bench profile --attention dot linrec --lengths 512 1024   # time and peak memory per cell (profile/)
     python -m bench data --dataset ml-100k --k-core 5          # fetch, preprocess, print and save statistics
-    python -m bench train --model sasrec --attention linrec    # train and evaluate one model (see train_cli.py)
+    python -m bench train --model sasrec --attention linrec    # train and evaluate one model (train/)
     python -m bench train-grid reference-ml100k                # a named grid of training cells, resumable
     python -m bench train-summary results/reference-ml100k     # test metrics over seeds, epochs, time per epoch
-    python -m bench perf [--quick]                             # the LinRec performance claims, side by side
+    python -m bench perf [--quick]                             # the LinRec performance claims, side by side (perf/)
     python -m bench heatmaps results/my-run                    # attention matrices of trained cells, for reports
     python -m bench run-all [--quick | --full]                 # the main job: every stage, resumable (run_all.sh)
 """
@@ -17,18 +17,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import results
-from .cli import add_list_command, add_microbench_command
+from . import environment
+from .cli import add_list_command
 from .data.cli import add_data_command
 from .heatmaps import add_heatmaps_command
-from .perf_cli import add_perf_command
+from .perf.cli import add_perf_command
+from .perf.microbench import add_microbench_command
+from .profile.cli import add_profile_command
 from .run_all import add_run_all_command
-from .profile_cli import add_profile_command
-from .train_cli import add_train_command, add_train_grid_command
-from .train_summary import add_train_summary_command
+from .train.cli import add_train_command, add_train_grid_command
+from .train.summary import add_train_summary_command
 
 
 def main(argv=None) -> int:
+    """Usage: main(["profile", "--attention", "linrec", "--lengths", "512"]) -> the command's exit status; bad
+    input is one line on stderr and status 2, Ctrl-C status 130."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_list_command(commands)
@@ -40,9 +43,9 @@ def main(argv=None) -> int:
     add_train_summary_command(commands)
     add_perf_command(commands)
     add_heatmaps_command(commands)
-    add_run_all_command(commands)
+    add_run_all_command(commands, run_bench=main)  # run-all runs the other commands in this process
     args = parser.parse_args(argv)
-    results.COMMAND_LINE[:] = sys.argv[1:] if argv is None else list(argv)  # env.json records how a run was made
+    environment.COMMAND_LINE[:] = sys.argv[1:] if argv is None else list(argv)  # env.json: how a run was made
     try:
         return args.run(args)
     except (ValueError, OSError) as err:  # bad input: one line, no traceback

@@ -6,8 +6,9 @@ Usage:
     rows = heatmap_rows("results/my-run", user=None, layer=0, head=0)   # written to results/my-run/heatmaps.jsonl
 
 Each row: the cell's settings, the user (index among the split's users), the window's real length (positions at
-and after it are padding), the layer and head, and ``matrix``: T x T, row i = query position i. Softmax variants
-give attention weights (rows sum to 1 over real keys); linear ones their implicit weights, which need not. The
+and after it are padding), the layer and head, ``softmax`` (the registry's word: the variant is exact softmax
+attention) and ``matrix``: T x T, row i = query position i. Softmax variants give attention weights (rows sum to 1
+over real keys); linear ones their implicit weights, which need not. The
 default user is the one whose test history is the median length, so the choice does not favour any variant.
 Cells need their checkpoint (``checkpoints/<cell>.pt``); a cell without one is skipped with a message.
 """
@@ -19,9 +20,12 @@ from pathlib import Path
 
 import torch
 
-from .batches import LeaveOneOut, evaluation_inputs, gather_windows
-from .results import append_rows, read_json, read_rows
-from .train import TrainConfig, model_for_config
+from models.attention import get_spec
+
+from .results import read_json, read_rows, write_rows
+from .train.batches import LeaveOneOut, evaluation_inputs, gather_windows
+from .train.config import TrainConfig
+from .train.loop import model_for_config
 
 FILE = "heatmaps.jsonl"
 
@@ -66,8 +70,9 @@ def cell_matrix(config: TrainConfig, checkpoint: Path, split: LeaveOneOut, user:
     return matrices[layer][0, head].float(), real
 
 
-def heatmap_rows(run_dir, user: int | None = None, layer: int = 0, head: int = 0, data_dir="data") -> list[dict]:
-    """Usage: see module docstring. Returns the rows (also written to run_dir/heatmaps.jsonl, replacing it)."""
+def heatmap_rows(run_dir, user: int | None = None, layer: int = 0, head: int = 0, data_dir=None) -> list[dict]:
+    """Usage: see module docstring. Returns the rows (also written to run_dir/heatmaps.jsonl, replacing it).
+    ``data_dir`` None is the data folder every command uses ($LINREC_BENCH_DATA or <repo>/data)."""
     from .data import load_dataset
 
     run_dir = Path(run_dir)
@@ -88,12 +93,11 @@ def heatmap_rows(run_dir, user: int | None = None, layer: int = 0, head: int = 0
             raise ValueError(f"user {chosen} out of range: the split has {split.num_users} users")
         matrix, real = cell_matrix(config, checkpoint, split, chosen, layer, head)
         rows.append({"bench": "heatmap", "run_id": run_dir.name, "cell": cell, "model": config.model,
-                     "attention": config.attention, "max_len": config.max_len, "seed": config.seed,
+                     "attention": config.attention, "softmax": get_spec(config.attention).exact,
+                     "max_len": config.max_len, "seed": config.seed,
                      "shuffle_train_order": config.shuffle_train_order, "dataset": dataset["name"], "user": chosen,
                      "length": real, "layer": layer, "head": head, "matrix": matrix.tolist()})
-    path = run_dir / FILE
-    path.unlink(missing_ok=True)
-    append_rows(path, rows)
+    write_rows(run_dir / FILE, rows)
     return rows
 
 
@@ -104,7 +108,8 @@ def add_heatmaps_command(commands) -> None:
     cmd.add_argument("--user", type=int, default=None, help="user index (default: the median-length test history)")
     cmd.add_argument("--layer", type=int, default=0)
     cmd.add_argument("--head", type=int, default=0)
-    cmd.add_argument("--data-dir", type=Path, default=Path("data"))
+    cmd.add_argument("--data-dir", type=Path, default=None,
+                     help="data cache folder (default: $LINREC_BENCH_DATA or <repo>/data)")
     cmd.set_defaults(run=run_heatmaps)
 
 

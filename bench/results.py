@@ -2,26 +2,23 @@
 
 Usage:
     run_dir = new_run_dir("results", "microbench")
-    write_json(run_dir / "config.json", {...}); write_json(run_dir / "env.json", environment())
+    write_json(run_dir / "config.json", {...})        # atomic: the old file or the new one, never half
     append_rows(run_dir / "rows.jsonl", [row, ...])   # one JSON object per line, flushed and fsynced
     rows = read_rows(run_dir / "rows.jsonl")          # a torn last line is skipped with a warning
     frame = load_runs("results/a", "results/b")       # one pandas DataFrame, several runs merged, run_id column
+    with atomic_write(path, "wb") as handle: ...      # any file, replaced whole once the block succeeds
+
+No torch here: reports read results through this module alone. What a run's numbers depend on (versions, device,
+commit) is described by bench/environment.py.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
-import platform
-import shlex
-import socket
-import subprocess
 import warnings
 from pathlib import Path
-
-import torch
-
-from models.attention.linrec_kernels import kernel_path
 
 SCHEMA_VERSION = 1
 
@@ -38,19 +35,32 @@ def new_run_dir(root: str | Path, kind: str) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w", check=None):
+    """Usage: with atomic_write(path, "wb", check=verify) as handle: handle.write(data).
+
+    The block writes a temporary sibling of ``path`` (named after the process, so two writers never share one),
+    which is flushed to disk, handed to ``check(tmp_path)`` if given (it raises to refuse the file), then renamed
+    over ``path``: readers see the old file or the new one, never half. On any error the temporary file goes and
+    ``path`` is untouched."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        if check is not None:
+            check(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_json(path: Path, data: dict) -> None:
-    """Usage: write_json(path, data). Atomic: written to a temporary file, then renamed over ``path``."""
-    _replace_atomically(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def _replace_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file, flush it to disk, then rename it over ``path``: old or new, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Usage: write_json(path, data). Atomic (atomic_write): the old file or the new one, never half."""
+    with atomic_write(path) as handle:
+        handle.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def read_json(path: Path) -> dict:
@@ -61,13 +71,23 @@ def read_json(path: Path) -> dict:
         raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
 
 
+def _jsonl(rows: list[dict]) -> str:
+    """One JSON object per line, each with the schema version (a row that has one keeps its own)."""
+    return "".join(json.dumps({"schema": SCHEMA_VERSION, **row}, sort_keys=True, default=str) + "\n" for row in rows)
+
+
 def append_rows(path: Path, rows: list[dict]) -> None:
     """Usage: append_rows(run_dir / "rows.jsonl", rows). Each row gets the schema version; one write per call."""
-    text = "".join(json.dumps({"schema": SCHEMA_VERSION, **row}, sort_keys=True, default=str) + "\n" for row in rows)
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(text)
+        handle.write(_jsonl(rows))
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """Usage: write_rows(path, rows): ``path`` holds exactly these rows afterwards, replaced atomically."""
+    with atomic_write(path) as handle:
+        handle.write(_jsonl(rows))
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -109,7 +129,7 @@ def repair_rows(path: Path) -> set[str]:
                           f"again: {', '.join(map(str, broken))}", stacklevel=2)
         if counts.get(None):
             warnings.warn(f"{path}: dropped {counts[None]} row(s) that name no cell", stacklevel=2)
-        _replace_atomically(path, "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in kept))
+        write_rows(path, kept)
     return complete
 
 
@@ -128,79 +148,3 @@ def load_runs(*run_dirs: str | Path, bench: str | None = None):
     if bench is not None and not frame.empty:
         frame = frame[frame.get("bench") == bench].reset_index(drop=True)
     return frame
-
-
-def device_name(device: str) -> str:
-    """Usage: device_name("cpu") -> the CPU model; device_name("cuda") -> the GPU's name."""
-    if torch.device(device).type == "cuda":
-        return torch.cuda.get_device_name(torch.device(device))
-    return _cpu_model()
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                             cwd=Path(__file__).resolve().parent)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=10, cwd=Path(__file__).resolve().parent)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
-def _package_version(name: str) -> str | None:
-    from importlib import metadata
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-COMMAND_LINE: list[str] = []  # set by python -m bench for the command it runs (run_all runs several in-process)
-
-
-def environment() -> dict:
-    """Usage: environment() -> versions, device, threads, commit, host, the command: everything a row's numbers
-    depend on and how they were made."""
-    cuda = torch.cuda.is_available()
-    return {
-        "command_line": shlex.join(["python", "-m", "bench", *COMMAND_LINE]) if COMMAND_LINE else None,
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "cuda_available": cuda,
-        "gpu": torch.cuda.get_device_name(0) if cuda else None,
-        "driver": _nvidia_driver() if cuda else None,
-        "xformers": _package_version("xformers"),
-        "python": platform.python_version(),
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "float32_matmul_precision": torch.get_float32_matmul_precision(),  # "highest": no TF32 in fp32 matmuls
-        "linrec_cpu_kernels": kernel_path(),  # "compiled" (torch.compile) unless switched off or failed so far
-        "git_commit": _git_commit(),
-        "hostname": socket.gethostname(),
-        "platform": platform.platform(),
-        "time": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
-
-
-def _nvidia_driver() -> str | None:
-    try:
-        import pynvml
-        pynvml.nvmlInit()
-        version = pynvml.nvmlSystemGetDriverVersion()
-        return version.decode() if isinstance(version, bytes) else version
-    except Exception:  # pynvml missing or NVML not reachable: the driver is simply unknown
-        return None

@@ -5,7 +5,7 @@ Usage:
     python -m bench run-all --quick --root results/run-all-quick --stages accuracy report
 
 Stages, each a command of this suite run into its own folder under the root (so each resumes by itself):
-    data          fetch, verify and describe the data sets
+    data          fetch, verify and describe the data set the grids train on
     accuracy      python -m bench train-grid <profile>-accuracy      SASRec and BERT4Rec x every attention, seeds
     sensitivity   python -m bench train-grid <profile>-sensitivity   N, d, heads, layers: dot against linrec
     ablation      python -m bench train-grid <profile>-ablation      LinRec feature map x normalisation
@@ -13,48 +13,78 @@ Stages, each a command of this suite run into its own folder under the root (so 
     heatmaps      python -m bench heatmaps on the accuracy run's checkpoints
     report        python -m reports build over every stage's folder, HTML and PDF
 A second run skips finished cells and continues a killed cell after its last epoch; Ctrl-C stops after writing
-what finished. The report states the profile's scale (bench/grids_run_all.py says what quick cuts).
+what finished. The report states the profile's scale (bench/train/grids.py says what quick cuts).
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from pathlib import Path
 
+from .processes import run_module
+from .train.grids import BERT4REC_FULL, BERT4REC_QUICK, FULL, FULL_DATA, FULL_SEEDS, QUICK, QUICK_DATA, QUICK_SEEDS
+
 STAGES = ("data", "accuracy", "sensitivity", "ablation", "profile", "heatmaps", "report")
-# The non-causal sweeps leave linrec_causal out: with causal off it runs linrec's own Function, the same code and
-# numbers as the linrec cells (each one more fresh measuring process, with its kernel warm-up, for nothing).
+SCALES = {  # what each profile trains: its base cell, data, BERT4Rec's overrides, seeds
+    "quick": {"base": QUICK, "data": QUICK_DATA, "bert4rec": BERT4REC_QUICK, "seeds": QUICK_SEEDS},
+    "full": {"base": FULL, "data": FULL_DATA, "bert4rec": BERT4REC_FULL, "seeds": FULL_SEEDS},
+}
+QUICK_ITEMS = 1349  # items in QUICK_DATA (ML-100K 5-core, each user's 40 most recent): the model-level item count
+# The profiling sweeps, as options of ``python -m bench profile``. The non-causal sweeps leave linrec_causal out:
+# with causal off it runs linrec's own Function, the same code and numbers as the linrec cells.
 PROFILE_SWEEPS = {
     "quick": [
-        ["--attention", "dot", "sdpa", "linrec_official", "linrec", "linear_elu", "performer",
-         "efficient", "--lengths", "64", "256", "1024", "2048", "--tokens", "4096", "--mode", "fwd", "fwdbwd",
-         "infer", "--repeats", "5", "--max-seconds", "5"],
-        ["--attention", "dot", "sdpa", "linrec_causal", "linear_elu", "--causal", "on", "--lengths", "64", "256",
-         "1024", "2048", "--tokens", "4096", "--mode", "fwdbwd", "--repeats", "5", "--max-seconds", "5"],
-        ["--level", "model", "--attention", "dot", "sdpa", "linrec", "--lengths", "20", "200", "1000", "--tokens",
-         "4096", "--hidden", "32", "--heads", "2", "--layers", "1", "--items", "1349", "--mode", "fwdbwd",
-         "--repeats", "3", "--max-seconds", "5"],
+        {"attention": ["dot", "sdpa", "linrec_official", "linrec", "linear_elu", "performer", "efficient"],
+         "lengths": [64, 256, 1024, 2048], "tokens": 4096, "mode": ["fwd", "fwdbwd", "infer"], "repeats": 5,
+         "max_seconds": 5},
+        {"attention": ["dot", "sdpa", "linrec_causal", "linear_elu"], "causal": "on", "lengths": [64, 256, 1024, 2048],
+         "tokens": 4096, "mode": ["fwdbwd"], "repeats": 5, "max_seconds": 5},
+        {"level": "model", "attention": ["dot", "sdpa", "linrec"], "lengths": [QUICK.max_len, 200, 1000],
+         "tokens": 4096, "hidden": QUICK.hidden, "heads": QUICK.heads, "layers": QUICK.layers, "items": QUICK_ITEMS,
+         "mode": ["fwdbwd"], "repeats": 3, "max_seconds": 5},
     ],
     "full": [
-        ["--attention", "dot", "sdpa", "xformers", "linrec_official", "linrec", "linear_elu",
-         "performer", "efficient", "cosformer", "--lengths", "128", "256", "512", "1024", "2048", "4096", "8192",
-         "16384", "--tokens", "65536", "--mode", "fwd", "fwdbwd", "infer", "--dtype", "float32", "bfloat16"],
-        ["--attention", "dot", "sdpa", "xformers", "linrec_causal", "linear_elu", "--causal", "on", "--lengths",
-         "128", "512", "2048", "8192", "16384", "--tokens", "65536", "--mode", "fwdbwd", "--dtype", "bfloat16"],
-        ["--level", "model", "--attention", "dot", "sdpa", "linrec_official", "linrec", "--lengths", "50", "100",
-         "200", "400", "1000", "--tokens", "65536", "--hidden", "128", "--heads", "8", "--layers", "2",
-         "--mode", "fwdbwd", "infer"],
+        {"attention": ["dot", "sdpa", "xformers", "linrec_official", "linrec", "linear_elu", "performer", "efficient",
+                       "cosformer"], "lengths": [128, 256, 512, 1024, 2048, 4096, 8192, 16384], "tokens": 65536,
+         "mode": ["fwd", "fwdbwd", "infer"], "dtype": ["float32", "bfloat16"]},
+        {"attention": ["dot", "sdpa", "xformers", "linrec_causal", "linear_elu"], "causal": "on",
+         "lengths": [128, 512, 2048, 8192, 16384], "tokens": 65536, "mode": ["fwdbwd"], "dtype": ["bfloat16"]},
+        {"level": "model", "attention": ["dot", "sdpa", "linrec_official", "linrec"],
+         "lengths": [50, 100, FULL.max_len, 400, 1000], "tokens": 65536, "hidden": FULL.hidden, "heads": FULL.heads,
+         "layers": FULL.layers, "mode": ["fwdbwd", "infer"]},
     ],
 }
-SCALE_NOTE = {
-    "quick": "Quick profile: ML-100K 5-core cut to each user's 40 most recent interactions, N=20, d=32, one layer, "
-             "at most 6 epochs (BERT4Rec: batch 64, at most 30), two seeds, CPU profiling up to T=2048. It shows "
-             "the shape of each comparison in about 20 minutes on 2 CPU cores; it does not reproduce the paper's "
-             "numbers (use --full on a GPU).",
-    "full": "Full profile: ML-1M 5-core, N=200, d=128, 8 heads, 2 layers, up to 50 epochs with patience 4 "
-            "(BERT4Rec: batch 128, up to 200 epochs with patience 10), three seeds; profiling up to T=16384 in "
-            "float32 and bfloat16.",
-}
+
+
+def as_arguments(options: dict) -> list[str]:
+    """Usage: as_arguments({"lengths": [64, 256], "no_memory": True}) -> ["--lengths", "64", "256", "--no-memory"]:
+    a command's options as data, turned into its command line (True is a bare flag, False and None are left out)."""
+    argv = []
+    for name, value in options.items():
+        if value is None or value is False:
+            continue
+        argv.append("--" + name.replace("_", "-"))
+        if value is not True:
+            argv += [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+    return argv
+
+
+def scale_note(profile: str) -> str:
+    """Usage: scale_note("quick") -> the report's note on what this profile trains and measures, from its grids."""
+    scale = SCALES[profile]
+    base, bert, data = scale["base"], scale["bert4rec"], scale["data"]["options"]
+    longest = max(max(sweep["lengths"]) for sweep in PROFILE_SWEEPS[profile])
+    what = (f"{scale['data']['name'].upper()} {data['user_k']}-core cut to each user's "
+            f"{data['max_history']} most recent interactions, N={base.max_len}, d={base.hidden}, {base.heads} heads, "
+            f"{base.layers} layer{'s' * (base.layers > 1)}, up to {base.epochs} epochs with patience {base.patience} "
+            f"(BERT4Rec: batch {bert['batch_size']}, up to {bert['epochs']} epochs), {len(scale['seeds'])} seeds; "
+            f"profiling up to T={longest}")
+    if profile == "quick":
+        return (f"Quick profile: {what}. It shows the shape of each comparison in about 20 minutes on 2 CPU cores; "
+                f"it does not reproduce the paper's numbers (use --full on a GPU).")
+    dtypes = sorted({d for sweep in PROFILE_SWEEPS[profile] for d in sweep.get("dtype", ["float32"])}, reverse=True)
+    return f"Full profile: {what} in {' and '.join(dtypes)}."
 
 
 def default_profile() -> str:
@@ -67,12 +97,12 @@ def stage_commands(stage: str, profile: str, root: Path, data_dir: str | None) -
     """Usage: stage_commands("accuracy", "quick", root, None) -> the argv lists (for bench or reports) it runs."""
     data = ["--data-dir", data_dir] if data_dir else []
     if stage == "data":
-        name, options = ("ml-100k", ["--k-core", "5"]) if profile == "quick" else ("ml-1m", ["--k-core", "5"])
-        return [["bench", "data", "--dataset", name, *options, *data]]
+        spec = SCALES[profile]["data"]
+        return [["bench", "data", *as_arguments({"dataset": spec["name"], **spec["options"]}), *data]]
     if stage in ("accuracy", "sensitivity", "ablation"):
         return [["bench", "train-grid", f"{profile}-{stage}", "--run-dir", str(root / stage), *data]]
     if stage == "profile":
-        return [["bench", "profile", *sweep, "--run-dir", str(root / f"profile-{i + 1}")]
+        return [["bench", "profile", *as_arguments(sweep), "--run-dir", str(root / f"profile-{i + 1}")]
                 for i, sweep in enumerate(PROFILE_SWEEPS[profile])]
     if stage == "heatmaps":
         return [["bench", "heatmaps", str(root / "accuracy"), *data]]
@@ -83,28 +113,28 @@ def stage_commands(stage: str, profile: str, root: Path, data_dir: str | None) -
         if not runs:
             raise ValueError(f"{root}: no stage has results yet; run the other stages first")
         return [["reports", "build", *runs, "--out", str(root / "report"), "--pdf", "--title",
-                 f"LinRec-Bench report ({profile} profile)", "--scale-note", SCALE_NOTE[profile]]]
+                 f"LinRec-Bench report ({profile} profile)", "--scale-note", scale_note(profile)]]
     raise ValueError(f"unknown stage {stage!r}; valid: {', '.join(STAGES)}")
 
 
-def run_command(argv: list[str]) -> int:
-    """Usage: run_command(["bench", "data", ...]) -> exit status of that command, run in this process."""
+def run_command(argv: list[str], run_bench) -> int:
+    """Usage: run_command(["bench", "data", ...], main) -> its exit status. A bench command runs in this process
+    through ``run_bench`` (python -m bench's main); a report is built by ``python -m reports`` in a process of its
+    own, since measuring code never imports rendering code."""
     if argv[0] == "bench":
-        from .__main__ import main
-    else:
-        from reports.__main__ import main
-    return main(argv[1:])
+        return run_bench(argv[1:])
+    return run_module(argv[0], argv[1:], capture=False).returncode
 
 
-def run_all(profile: str, root: Path, stages=STAGES, data_dir: str | None = None) -> int:
-    """Usage: see module docstring. Returns 0, or the first failing stage's status (later stages still run when
-    they do not depend on it, so one failure does not cost the rest)."""
+def run_all(profile: str, root: Path, run_bench, stages=STAGES, data_dir: str | None = None) -> int:
+    """Usage: run_all("quick", root, main) (see module docstring). Returns 0, or the first failing stage's status
+    (later stages still run when they do not depend on it, so one failure does not cost the rest)."""
     status = 0
     for number, stage in enumerate(stages, start=1):
         started = time.perf_counter()
         print(f"\n== {number}/{len(stages)} {stage} ({profile})", flush=True)
         for argv in stage_commands(stage, profile, root, data_dir):
-            code = run_command(argv)
+            code = run_command(argv, run_bench)
             if code == 130:
                 return 130  # Ctrl-C: stop here, what finished is kept
             status = status or code
@@ -114,7 +144,8 @@ def run_all(profile: str, root: Path, stages=STAGES, data_dir: str | None = None
     return status
 
 
-def add_run_all_command(commands) -> None:
+def add_run_all_command(commands, run_bench) -> None:
+    """Usage: add_run_all_command(commands, main): ``run-all``, running the bench stages through ``main``."""
     cmd = commands.add_parser("run-all", help="every stage of the main job (what run_all.sh runs)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     scale = cmd.add_mutually_exclusive_group()
@@ -125,10 +156,10 @@ def add_run_all_command(commands) -> None:
     cmd.add_argument("--root", type=Path, default=None, help="results root (default results/run-all-<profile>)")
     cmd.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     cmd.add_argument("--data-dir", default=None)
-    cmd.set_defaults(run=_run)
+    cmd.set_defaults(run=functools.partial(run_from_args, run_bench=run_bench))
 
 
-def _run(args: argparse.Namespace) -> int:
+def run_from_args(args: argparse.Namespace, run_bench) -> int:
     profile = args.profile or default_profile()
     root = args.root or Path("results") / f"run-all-{profile}"
-    return run_all(profile, root, [s for s in STAGES if s in args.stages], args.data_dir)
+    return run_all(profile, root, run_bench, [s for s in STAGES if s in args.stages], args.data_dir)

@@ -1,1 +1,1 @@
-"""Models: the attention zoo (models.attention) and, in later issues, the SASRec / BERT4Rec backbones."""
+"""Models: the attention zoo (models.attention) and the SASRec / BERT4Rec backbones (models.backbones)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.profile_table import measured_values
+from bench.profile.table import measured_values
 
 BLOCK_KEYS = ["level", "model", "mode", "causal", "dtype", "device", "device_name"]
 REFERENCES = ("dot", "sdpa")

@@ -17,7 +17,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
-from bench.analysis import speedup_table  # noqa: E402
+from bench.profile.analysis import speedup_table  # noqa: E402
 
 from .accuracy import SETTINGS  # noqa: E402
 from .style import attention_colour  # noqa: E402

@@ -5,7 +5,8 @@ Usage:
     rows = read_heatmaps("results/my-run")             # the rows ``python -m bench heatmaps`` wrote
     figure, caption = heatmaps_figure(rows)            # one panel per attention (seed 0, one model and N)
 
-Colour scales: softmax variants (weights in [0, 1], rows summing to 1) share one sequential scale; every other
+Colour scales: softmax variants (a row's ``softmax`` flag, from the registry: weights in [0, 1], rows summing to
+1) share one sequential scale; every other
 variant gets a diverging scale centred on 0 of its own, since LinRec's implicit weights are cosines / sqrt(D) that
 may be negative and live on another scale: one shared scale would hide one side or the other.
 """
@@ -22,7 +23,6 @@ import numpy as np  # noqa: E402
 from bench.results import read_rows  # noqa: E402
 
 PER_ROW = 5
-SOFTMAX = {"dot", "sdpa", "sdpa_math", "sdpa_flash", "sdpa_efficient", "xformers"}
 
 
 def read_heatmaps(run_dir) -> list[dict]:
@@ -38,7 +38,7 @@ def heatmaps_figure(rows: list[dict]) -> tuple[plt.Figure, str]:
         if not row.get("shuffle_train_order"):
             chosen.setdefault(row["attention"], row)
     panels = list(chosen.values())
-    softmax = [np.asarray(r["matrix"])[:r["length"], :r["length"]] for r in panels if r["attention"] in SOFTMAX]
+    softmax = [np.asarray(r["matrix"])[:r["length"], :r["length"]] for r in panels if r.get("softmax")]
     top = max((float(m.max()) for m in softmax), default=1.0)
     columns = min(len(panels), PER_ROW) or 1
     rows_of_panels = -(-len(panels) // columns)  # ceil: ten attentions read as two rows of five, not one strip
@@ -50,7 +50,7 @@ def heatmaps_figure(rows: list[dict]) -> tuple[plt.Figure, str]:
         matrix = np.asarray(row["matrix"], dtype=float)
         shown = np.ma.masked_array(matrix, mask=np.zeros_like(matrix, dtype=bool))
         shown.mask[row["length"]:, :] = shown.mask[:, row["length"]:] = True  # padding: greyed out
-        if row["attention"] in SOFTMAX:
+        if row.get("softmax"):
             cmap, limits = plt.get_cmap("viridis"), (0.0, top)
         else:
             reach = float(np.abs(matrix[:row["length"], :row["length"]]).max()) or 1.0

@@ -4,8 +4,9 @@ the device's compute roof and memory slope.
 Usage:
     figure, caption = roofline_figure(profile_frame)   # None, "" when the runs hold no CUDA attention rows
 
-From bench/roofline.py: FLOPs and minimal bytes per cell, datasheet peaks by device name. A point on the slope is
-memory-bound, under the flat roof compute-bound; the distance below the line is what the kernel leaves on the table.
+From bench/profile/roofline.py: FLOPs and minimal bytes per cell, datasheet peaks by device name. A point on the
+slope is memory-bound, under the flat roof compute-bound; the distance below the line is what the kernel leaves on
+the table.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.roofline import roofline_table  # noqa: E402
+from bench.profile.roofline import roofline_table  # noqa: E402
 
 from .style import attention_style  # noqa: E402
 
@@ -47,5 +48,5 @@ def roofline_figure(frame: pd.DataFrame) -> tuple[plt.Figure | None, str]:
         ax.legend(fontsize=7)
     caption = ("Roofline of the attention cells measured on GPU: each point is one cell (variant, mode, T, B), at "
                "its FLOPs over minimal bytes, reaching FLOPs over the measured median time; the grey line is "
-               "min(peak FLOP/s, bandwidth x intensity) from the device's datasheet (bench/roofline.py).")
+               "min(peak FLOP/s, bandwidth x intensity) from the device's datasheet (bench/profile/roofline.py).")
     return figure, caption

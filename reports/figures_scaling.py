@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.analysis import crossovers, scaling_exponents  # noqa: E402
+from bench.profile.analysis import crossovers, scaling_exponents  # noqa: E402
 
 from .style import attention_style  # noqa: E402
 
@@ -84,7 +84,7 @@ def _caption(block: pd.DataFrame, crossing: dict) -> str:
     failed = block[block["status"] != "ok"].drop_duplicates(["variant", "T"])
     text = (f"Median {first['mode']} time and peak memory per sequence against T, {first['level']} level, "
             f"H={first['H']}, D={first['D']}, {first['dtype']}, on {devices}, with {policy}. Time: median of "
-            f"timed calls after warm-up; memory: peak above the baseline in its own pass (bench/memory.py). "
+            f"timed calls after warm-up; memory: peak above the baseline in its own pass (bench/profile/memory.py). "
             f"Slopes are least-squares fits in log-log space (2: quadratic, 1: linear).")
     if crossing:
         text += " A star marks the length from which the variant is faster than sdpa at every longer length: " + \

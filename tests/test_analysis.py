@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from bench.analysis import SCALING_KEY, crossovers, scaling_exponents, speedup_table
+from bench.profile.analysis import SCALING_KEY, crossovers, scaling_exponents, speedup_table
 
 LENGTHS = (64, 128, 256, 512, 1024)
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from bench.batches import (LeaveOneOut, evaluation_inputs, gather_windows, make_batch, ranges_to_index,
+from bench.train.batches import (LeaveOneOut, evaluation_inputs, gather_windows, make_batch, ranges_to_index,
                            training_windows)
 from tests.conftest import sequence_data
 

@@ -9,8 +9,8 @@ import textwrap
 import pytest
 
 from bench.__main__ import main
-from bench.memory import fresh_process_env
-from bench.microbench import Cell, cell_rows, make_cells, ratio_table
+from bench.profile.memory import fresh_process_env
+from bench.perf.microbench import Cell, cell_rows, make_cells, ratio_table
 from bench.results import append_rows, read_rows
 
 
@@ -18,7 +18,7 @@ def test_peak_memory_sees_a_transient_allocation_of_known_size():
     """64 MiB allocated and freed inside the call must show as ~64 MiB; the same call without it as ~0."""
     code = textwrap.dedent("""
         import json, torch
-        from bench.memory import peak_rss_mib
+        from bench.profile.memory import peak_rss_mib
         def alloc(): torch.ones(16 * 2**20, dtype=torch.float32).sum()  # 64 MiB
         alloc()
         print(json.dumps([peak_rss_mib(alloc), peak_rss_mib(lambda: None)]))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bench.__main__ import main
-from bench.batches import LeaveOneOut
+from bench.train.batches import LeaveOneOut
 from bench.heatmaps import heatmap_rows, median_user
 from bench.results import read_rows
 from reports.build import build_report

@@ -1,4 +1,4 @@
-"""Facts about LinRec and its neighbours that are easy to get wrong (see ../shared/DESIGN.md)."""
+"""Facts about LinRec and its neighbours that are easy to get wrong (the official code's maths, its ignored masks)."""
 from __future__ import annotations
 
 import pytest

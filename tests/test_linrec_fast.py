@@ -194,7 +194,7 @@ def test_inputs_and_the_incoming_gradient_are_never_written(shape, causal):
 @pytest.mark.parametrize("chunks", [1, 2, 5, 17], ids=["n1", "n2", "n5", "n17"])
 @pytest.mark.parametrize("reverse", [False, True], ids=["earlier", "later"])
 def test_chunk_prefix_states_are_exclusive_sums_within_each_head(chunks, reverse):
-    from models.attention.linrec_causal_fast import _chunk_prefix_states
+    from models.attention.linrec_causal_fast import chunk_prefix_states
 
     bh, C, D = 3, 4, 2
     left, right = torch.randn(bh * chunks, C, D), torch.randn(bh * chunks, C, D)
@@ -205,7 +205,7 @@ def test_chunk_prefix_states_are_exclusive_sums_within_each_head(chunks, reverse
     else:
         inclusive = products.cumsum(1)
         expected = torch.cat([torch.zeros_like(inclusive[:, :1]), inclusive[:, :-1]], dim=1)
-    got = _chunk_prefix_states(left, right, bh, reverse=reverse)
+    got = chunk_prefix_states(left, right, bh, reverse=reverse)
     torch.testing.assert_close(got.view(bh, chunks, D, D), expected)  # no sum crosses from one head to the next
 
 
@@ -213,9 +213,9 @@ def test_chunk_prefix_states_are_exclusive_sums_within_each_head(chunks, reverse
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
 def test_two_level_running_sums_equal_cumsum(n, reverse):
     """Every grouping case: too few chunks to group, whole groups, and leftovers at the end (or the front)."""
-    from models.attention.linrec_causal_fast import _running_sums_
+    from models.attention.linrec_causal_fast import running_sums_
 
     x = torch.randn(3, n, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(n))
     expected = x.flip(1).cumsum(1).flip(1) if reverse else x.cumsum(1)
-    _running_sums_(x, reverse)
+    running_sums_(x, reverse)
     torch.testing.assert_close(x, expected)

@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from bench.batches import LeaveOneOut
-from bench.evaluate import evaluate, items_mask
-from bench.metrics import ranking_metrics, sample_negatives, target_ranks
+from bench.train.batches import LeaveOneOut
+from bench.train.evaluate import evaluate, items_mask
+from bench.train.metrics import ranking_metrics, sample_negatives, target_ranks
 from tests.conftest import sequence_data
 
 

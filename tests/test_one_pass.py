@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.batches import LeaveOneOut, make_batch, training_windows
+from bench.train.batches import LeaveOneOut, make_batch, training_windows
 from bench.results import read_rows
 from bench.train import TrainConfig, train
 from models.backbones import build_model

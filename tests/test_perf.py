@@ -7,12 +7,12 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-import bench.perf as perf
-import bench.perf_cli as perf_cli
+import bench.perf.checks as perf
+import bench.perf.cli as perf_cli
 from bench.__main__ import main
-from bench.perf import Check, attention_cell, check_table, model_cell
-from bench.perf_breakdown import PARTS, breakdown_steps, time_breakdown
-from bench.perf_training import SETTING, epoch_rows, throughput_table
+from bench.perf.checks import Check, attention_cell, check_table, model_cell
+from bench.perf.breakdown import PARTS, breakdown_steps, time_breakdown
+from bench.perf.training import SETTING, epoch_rows, throughput_table
 from bench.results import read_rows
 from tests.conftest import cyclic_data
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from bench.__main__ import main
-from bench.profile_cells import GridSpec, ProfileCell, batch_for, canonical_dtype, dtype_problem, make_grid
+from bench.profile.cells import GridSpec, ProfileCell, batch_for, canonical_dtype, dtype_problem, make_grid
 
 
 def test_grid_orders_by_length_and_resolves_batches():
@@ -83,7 +83,7 @@ def test_bad_input_is_one_line_before_anything_runs(extra, message, tmp_path, ca
 
 
 def test_a_dtype_the_device_lacks_is_refused(tmp_path, capsys, monkeypatch):
-    import bench.profile_cells as cells
+    import bench.profile.cells as cells
 
     monkeypatch.setattr(cells, "dtype_problem", lambda device, dtype: "no bfloat16 units" if dtype == "bfloat16"
                         else None)

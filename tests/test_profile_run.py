@@ -6,11 +6,11 @@ import time
 import pytest
 import torch
 
-from bench.memory import NvmlSampler
-from bench.profile_cells import ProfileCell
-from bench.profile_run import MeasureOptions, failure, measure_cell, memory_here, run_child
-from bench.profile_steps import build_step
-from bench.timing import summarise, time_step
+from bench.profile.memory import NvmlSampler
+from bench.profile.cells import ProfileCell
+from bench.profile.measure import MeasureOptions, failure, measure_cell, memory_here, run_child
+from bench.profile.steps import build_step
+from bench.profile.timing import summarise, time_step
 from models.attention import AttentionUnavailable, AttentionUnsupported
 
 FAST = MeasureOptions(warmup=0, repeats=2, min_repeats=1, max_seconds=5.0, memory=False)
@@ -100,7 +100,7 @@ def test_failures_become_rows(variant, causal, status):
 
 
 def test_an_error_is_a_row_not_a_crash(monkeypatch):
-    import bench.profile_run as run
+    import bench.profile.measure as run
 
     def broken(cell):
         raise RuntimeError("kernel exploded\nsecond line")
@@ -136,7 +136,7 @@ def test_isolated_cell_runs_in_a_subprocess():
 
 
 def test_a_crashing_child_is_an_error_row(monkeypatch):
-    import bench.profile_run as run
+    import bench.profile.measure as run
 
     monkeypatch.setattr(run.sys, "executable", "/bin/false")
     result = run_child("memory", cell(), MeasureOptions())

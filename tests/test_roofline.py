@@ -1,4 +1,4 @@
-"""Roofline floors: peak table lookup, hand-counted FLOPs and bytes, and the DESIGN.md H100 self-check."""
+"""Roofline floors: peak table lookup, hand-counted FLOPs and bytes, and the H100 memory-bound/compute-bound check."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from bench.roofline import attention_flops, attention_min_bytes, device_peaks, roofline_table
+from bench.profile.flops import attention_flops, attention_min_bytes
+from bench.profile.roofline import device_peaks, roofline_table
 
 B, T, H, D = 2, 10, 3, 4
 
@@ -110,8 +111,8 @@ def test_floor_and_pct_by_hand():
 
 
 @pytest.mark.parametrize("row, note", [
-    pytest.param(_row(device_name="NVIDIA B200"), "unknown device 'NVIDIA B200': add it to bench/roofline.py PEAKS",
-                 id="unknown-device"),
+    pytest.param(_row(device_name="NVIDIA B200"),
+                 "unknown device 'NVIDIA B200': add it to bench/profile/roofline.py PEAKS", id="unknown-device"),
     pytest.param(_row(device_name="Tesla V100-SXM2-32GB"), "bfloat16 not supported on V100 SXM2", id="dtype"),
     pytest.param(_row(variant="flash_linear"), "flash_linear", id="unknown-variant"),
 ])

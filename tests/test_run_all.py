@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-import bench.grids as grids
+import bench.train.grids as grids
 import bench.run_all as run_all
 from bench.__main__ import main
-from bench.grids_run_all import RUN_ALL_GRIDS
+from bench.train.grids import RUN_ALL_GRIDS
 from bench.results import read_rows
 from bench.train import TrainConfig
 from tests.test_train_cli import inter_file  # noqa: F401  (a fixture)
@@ -21,9 +21,9 @@ def tiny_job(inter_file, monkeypatch):  # noqa: F811
                         lambda: [(spec, TrainConfig(**{**TINY.__dict__, "attention": a})) for a in ("dot", "linrec")])
     monkeypatch.setitem(grids.GRIDS, "quick-sensitivity", lambda: [(spec, TINY)])
     monkeypatch.setitem(grids.GRIDS, "quick-ablation", lambda: [(spec, TINY)])
-    monkeypatch.setitem(run_all.PROFILE_SWEEPS, "quick", [[
-        "--attention", "dot", "linrec", "--lengths", "16", "32", "--tokens", "64", "--mode", "fwdbwd",
-        "--repeats", "2", "--no-memory", "--no-progress"]])
+    monkeypatch.setitem(run_all.PROFILE_SWEEPS, "quick", [{
+        "attention": ["dot", "linrec"], "lengths": [16, 32], "tokens": 64, "mode": ["fwdbwd"],
+        "repeats": 2, "no_memory": True, "no_progress": True}])
     return spec
 
 

@@ -4,9 +4,10 @@ import json
 import pytest
 import torch
 
-import bench.train as train_module
+import bench.train.loop as train_module
 from bench.results import read_rows
-from bench.train import TrainConfig, finished_cells, train
+from bench.train import TrainConfig, train
+from bench.train.log import finished_cells
 from tests.conftest import cyclic_data
 
 TINY = dict(max_len=8, hidden=16, inner=32, heads=2, layers=1, batch_size=64, epochs=3, lr=5e-3, patience=2)
@@ -105,7 +106,7 @@ def test_model_beats_pop_and_shuffled_order_does_worse(tmp_path):
 
 def test_dataset_labels_name_the_preprocessing():
     from bench.data import make_synthetic
-    from bench.train import dataset_label
+    from bench.train.config import dataset_label
 
     data = cyclic_data()
     assert dataset_label(data) == "cyclic"

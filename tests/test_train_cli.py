@@ -1,7 +1,7 @@
 """``python -m bench train`` and ``train-grid`` end to end on a tiny RecBole .inter file the test writes."""
 import pytest
 
-from bench import grids
+from bench.train import grids
 from bench.__main__ import main
 from bench.results import read_rows, write_json
 from bench.train import TrainConfig

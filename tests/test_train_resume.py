@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-import bench.train as train_module
+import bench.train.loop as train_module
 from bench.results import read_rows
 from bench.train import TrainConfig, train
-from bench.train_resume import resume_path
+from bench.train.resume import resume_path
 from tests.conftest import cyclic_data
 
 TINY = dict(max_len=8, hidden=16, inner=32, heads=2, layers=1, batch_size=64, epochs=4, lr=5e-3, patience=4)

@@ -3,7 +3,7 @@ import pytest
 
 from bench.__main__ import main
 from bench.results import append_rows
-from bench.train_summary import load_train_rows, summary_table
+from bench.train.summary import load_train_rows, summary_table
 
 SETTING = dict(bench="train", dataset="toy", model="sasrec", max_len=50, objective="last", loss="ce", protocol="full",
                shuffle_train_order=False)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import os
 import re
 import shutil
 import sys
@@ -20,6 +19,7 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from ..results import atomic_write, write_json
 from .errors import DataFormatError, DownloadError
 
 CHUNK = 1 << 20
@@ -46,40 +46,23 @@ def verify_sha256(path: str | Path, expected: str) -> str:
     return found
 
 
-def temporary_sibling(path: Path) -> Path:
-    """Usage: temporary_sibling(path) -> path.name + ".tmp-<pid>" in the same folder (so os.replace is atomic)."""
-    return path.with_name(f"{path.name}.tmp-{os.getpid()}")
-
-
 def write_bytes_atomic(path: Path, data: bytes, expected_sha256: str | None = None) -> Path:
     """Usage: write_bytes_atomic(path, data, expected_sha256=None) -> path; verified before it replaces `path`."""
-    tmp = temporary_sibling(path)
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if expected_sha256:
-            verify_sha256(tmp, expected_sha256)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    check = (lambda tmp: verify_sha256(tmp, expected_sha256)) if expected_sha256 else None
+    with atomic_write(path, "wb", check=check) as handle:
+        handle.write(data)
     return path
 
 
 def download(url: str, dest: Path, timeout: float = 60.0) -> Path:
     """Usage: download(url, dest) -> dest. Streams to a temporary file, renames on success; failures raise
     DownloadError naming the URL and the reason. file:// URLs work (tests use them)."""
-    tmp = temporary_sibling(dest)
     print(f"downloading {url} -> {dest}", file=sys.stderr)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+        with urllib.request.urlopen(url, timeout=timeout) as response, atomic_write(dest, "wb") as out:
             shutil.copyfileobj(response, out, CHUNK)
-        os.replace(tmp, dest)
     except (OSError, http.client.HTTPException, ValueError) as err:
         raise DownloadError(f"could not download {url} ({getattr(err, 'reason', None) or err})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest
 
 
@@ -121,13 +104,8 @@ def member_info(zipped: zipfile.ZipFile, archive: Path, name: str) -> zipfile.Zi
 def extract_member(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path) -> Path:
     """Usage: extract_member(zipped, info, dest) -> dest, written atomically (CRC checked by zipfile)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(dest)
-    try:
-        with zipped.open(info) as source, open(tmp, "wb") as out:
-            shutil.copyfileobj(source, out, CHUNK)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with zipped.open(info) as source, atomic_write(dest, "wb") as out:
+        shutil.copyfileobj(source, out, CHUNK)
     return dest
 
 
@@ -153,6 +131,4 @@ def recorded_sha256(data_dir: Path, name: str) -> str | None:
 
 def record_sha256(data_dir: Path, name: str, digest: str) -> None:
     """Usage: record_sha256(data_dir, name, digest): adds it to checksums.json, written atomically."""
-    from bench.results import write_json
-
     write_json(data_dir / CHECKSUMS_FILE, {**read_checksums(data_dir), name: digest})

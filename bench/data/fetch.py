@@ -19,6 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from ..processes import run_module
 from .archives import (download, record_sha256, recorded_sha256, safe_extract, sha256_of, verify_sha256,
                        write_bytes_atomic)
 from .errors import DataFormatError, DownloadError
@@ -56,10 +57,10 @@ def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
 
 def pip_download(requirement: str, dest: Path) -> Path:
     """Usage: pip_download("recbole==1.2.1", tmpdir) -> the wheel; no install, no dependencies, no pip cache."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir", "--only-binary=:all:",
-               "--disable-pip-version-check", "--quiet", requirement, "-d", str(dest)]
+    args = ["download", "--no-deps", "--no-cache-dir", "--only-binary=:all:", "--disable-pip-version-check",
+            "--quiet", requirement, "-d", dest]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
+        result = run_module("pip", args, timeout=PIP_TIMEOUT_S)
     except (OSError, subprocess.SubprocessError) as err:
         raise DownloadError(f"pip download {requirement} did not run ({err})") from None
     if result.returncode != 0:

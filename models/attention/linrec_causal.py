@@ -14,6 +14,7 @@ from __future__ import annotations
 from .contract import check_inputs
 from .linear_core import check_chunk_size, linear_attention, linear_matrix
 from .linrec import linrec_features
+from .linrec_causal_fast import linrec_causal_fast
 from .linrec_fast import linrec_fast
 from .registry import register_function
 
@@ -27,7 +28,8 @@ def linrec_causal(q, k, v, *, causal: bool = False, key_padding_mask=None, chunk
         check_chunk_size(name, chunk_size)
     chunk_size = chunk_size or q.shape[-1]
     if fast:
-        return linrec_fast(q, k, v, key_padding_mask, eps, causal=causal, chunk_size=chunk_size)
+        return linrec_causal_fast(q, k, v, key_padding_mask, eps, chunk_size) if causal else \
+            linrec_fast(q, k, v, key_padding_mask, eps)
     q_hat, k_hat = linrec_features(q, k, key_padding_mask, eps=eps)
     return linear_attention(q_hat, k_hat, v, causal=causal, key_padding_mask=key_padding_mask, normalize=False,
                             scale=q.shape[-1] ** -0.5, chunk_size=chunk_size)

@@ -1,9 +1,10 @@
 """The fast path of ``linrec_causal``: chunked causal LinRec as one autograd Function with an analytic backward.
 
 Usage:
-    out = LinRecCausalFunction.apply(q, k, v, key_padding_mask, eps, chunk_size)   # (B, T, H, D), float32/64
+    out = linrec_causal_fast(q, k, v, key_padding_mask, eps, chunk_size)   # (B, T, H, D), in v's dtype
+    out = LinRecCausalFunction.apply(q, k, v, key_padding_mask, eps, chunk_size)   # float32/64 inputs only
 
-With Q^, K^ the LinRec features (linrec_fast.features) in a (B, H, T, D) layout cut into n chunks of C positions,
+With Q^, K^ the LinRec features (linrec_kernels.features) in a (B, H, T, D) layout cut into n chunks of C positions,
 s = 1/sqrt(D), S_c = K^_c^T V_c the (D, D) state of chunk c and P_c = sum of S_c' over c' < c (exclusive):
     out_c = s * (Q^_c P_c + M_c V_c),   M_c = tril(Q^_c K^_c^T)             (inter-chunk + intra-chunk)
 Backward, with G_c the incoming gradient of chunk c and A_c = tril(G_c V_c^T):
@@ -21,16 +22,15 @@ import math
 import torch
 from torch.autograd.function import once_differentiable
 
-from .linrec_fast import _heads_copy
-from .linrec_kernels import features, features_backward, without_autocast
+from .linrec_kernels import features, features_backward, heads_copy, in_float32, without_autocast
 
 
-def _chunk_prefix_states(left: torch.Tensor, right: torch.Tensor, bh: int, reverse: bool = False) -> torch.Tensor:
-    """Usage: before = _chunk_prefix_states(kc, vc, B * H): (B*H*n, C, D) chunks -> (B*H*n, D, D), for each chunk
+def chunk_prefix_states(left: torch.Tensor, right: torch.Tensor, bh: int, reverse: bool = False) -> torch.Tensor:
+    """Usage: before = chunk_prefix_states(kc, vc, B * H): (B*H*n, C, D) chunks -> (B*H*n, D, D), for each chunk
     the sum of left_c'^T right_c' over the earlier chunks c' < c of its (b, h) (the later ones with reverse=True).
 
     The chunk products go into a buffer one (D, D) slot longer than needed, are summed in place into inclusive
-    prefix sums (_running_sums_), and the exclusive sums are then the same buffer read
+    prefix sums (running_sums_), and the exclusive sums are then the same buffer read
     one slot shifted: no copy per chunk, no second buffer. Each (b, h)'s total, which no chunk reads, is zeroed so
     the shifted view starts every (b, h) at zero."""
     m, D, E = left.shape[0], left.shape[2], right.shape[2]
@@ -39,7 +39,7 @@ def _chunk_prefix_states(left: torch.Tensor, right: torch.Tensor, bh: int, rever
     torch.bmm(left.transpose(1, 2), right, out=products)
     n = m // bh
     chunks = products.view(bh, n, D * E)  # (B*H, n, D*E)
-    _running_sums_(chunks, reverse)  # inclusive sums
+    running_sums_(chunks, reverse)  # inclusive sums
     chunks[:, 0 if reverse else n - 1].zero_()  # each (b, h)'s total: read by no chunk of its own
     if reverse:
         buffer[-1].zero_()
@@ -48,8 +48,8 @@ def _chunk_prefix_states(left: torch.Tensor, right: torch.Tensor, bh: int, rever
     return buffer[:-1]  # chunk c reads the inclusive sum of c - 1: the sum over c' < c
 
 
-def _running_sums_(x: torch.Tensor, reverse: bool = False) -> None:
-    """Usage: _running_sums_(x): x (M, n, F) becomes its inclusive running sums along dim 1, in place (from the
+def running_sums_(x: torch.Tensor, reverse: bool = False) -> None:
+    """Usage: running_sums_(x): x (M, n, F) becomes its inclusive running sums along dim 1, in place (from the
     back with reverse=True).
 
     Two levels, each a loop of strided adds over all M rows at once: sums inside groups of about sqrt(n)
@@ -87,10 +87,10 @@ def _one_by_one_(x: torch.Tensor, reverse: bool) -> None:
 
 def _heads(x: torch.Tensor, length: int) -> torch.Tensor:
     """Usage: _heads(v, L) -> (B, H, L, D) contiguous copy of (B, T, H, D) ``x``, zero rows T..L-1. Always a new
-    buffer (the backward writes into its copy of the incoming gradient; see linrec_fast._heads_copy)."""
+    buffer (the backward writes into its copy of the incoming gradient; see linrec_kernels.heads_copy)."""
     B, T, H, D = x.shape
     if length == T:
-        return _heads_copy(x)
+        return heads_copy(x)
     out = x.new_zeros(B, H, length, D)
     out[:, :, :T] = x.transpose(1, 2)
     return out
@@ -110,7 +110,7 @@ class LinRecCausalFunction(torch.autograd.Function):
         k_hat, k_norm = features(k, key_padding_mask, eps, L)
         v_heads = _heads(v, L)  # (B, H, L, D)
         qc, kc, vc = (x.view(-1, C, D) for x in (q_hat, k_hat, v_heads))  # (B*H*n, C, D)
-        before = _chunk_prefix_states(kc, vc, B * H)  # (B*H*n, D, D)
+        before = chunk_prefix_states(kc, vc, B * H)  # (B*H*n, D, D)
         blocks = torch.bmm(qc, kc.transpose(1, 2)).tril_()  # (B*H*n, C, C), keys after the query zeroed
         out = torch.baddbmm(qc, qc, before, beta=0.0, alpha=scale)  # (B*H*n, C, D); beta=0 ignores the input
         out.baddbmm_(blocks, vc, alpha=scale)
@@ -127,7 +127,7 @@ class LinRecCausalFunction(torch.autograd.Function):
         scale = ctx.scale
         grad = _heads(grad_out, L)  # (B, H, L, D)
         qc, kc, vc, gc = (x.view(-1, C, D) for x in (q_hat, k_hat, v_heads, grad))  # (B*H*n, C, D)
-        grad_state = _chunk_prefix_states(qc, gc, B * H, reverse=True)  # dS / s, (B*H*n, D, D)
+        grad_state = chunk_prefix_states(qc, gc, B * H, reverse=True)  # dS / s, (B*H*n, D, D)
         grad_blocks = torch.bmm(gc, vc.transpose(1, 2)).tril_()  # A
         grad_q = torch.baddbmm(gc, gc, before.transpose(1, 2), beta=0.0, alpha=scale)  # beta=0: input ignored
         grad_q.baddbmm_(grad_blocks, kc, alpha=scale)
@@ -141,3 +141,7 @@ class LinRecCausalFunction(torch.autograd.Function):
         grad_k = features_backward(k_hat[:, :, :T], k_norm, grad_k, ctx.eps, ctx.masked, scratch=scratch)
         return grad_q, grad_k, grad_v.transpose(1, 2), None, None, None
 
+
+def linrec_causal_fast(q, k, v, key_padding_mask=None, eps: float = 1e-6, chunk_size: int = 64):
+    """Usage: see module docstring. Inputs are already checked; returns (B, T, H, D) in v's dtype."""
+    return in_float32(LinRecCausalFunction.apply, q, k, v, key_padding_mask, eps, chunk_size)

@@ -27,14 +27,7 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from .linrec_kernels import features, features_backward, without_autocast
-
-
-def _heads_copy(x: torch.Tensor) -> torch.Tensor:
-    """Usage: _heads_copy(x) -> a new (B, H, T, D) contiguous copy of (B, T, H, D) ``x``. Always a copy: with H = 1
-    (or T = 1) ``x.transpose(1, 2).contiguous()`` would return ``x`` itself, and writing to it would corrupt the
-    caller's tensor."""
-    return x.transpose(1, 2).clone(memory_format=torch.contiguous_format)
+from .linrec_kernels import features, features_backward, heads_copy, in_float32, without_autocast
 
 
 class LinRecFunction(torch.autograd.Function):
@@ -61,28 +54,20 @@ class LinRecFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         q, k_hat, k_norm, v, state = ctx.saved_tensors
         eps, mask = ctx.eps, ctx.masked
-        grad = _heads_copy(grad_out)  # (B, H, T, D), our own: it becomes scratch space below
+        grad = heads_copy(grad_out)  # (B, H, T, D), our own: it becomes scratch space below
         q_hat, q_norm = features(q, mask, eps)  # padded query rows zero: they pass nothing to the state
         grad_state = torch.matmul(q_hat.transpose(-1, -2), grad).mul_(ctx.scale)  # (B, H, D, D)
         grad_q = torch.matmul(grad, state.transpose(-1, -2))  # dQ^ (B, H, T, D)
         grad_q = features_backward(q_hat, q_norm, grad_q, eps, mask, scratch=grad)  # grad is dead: reuse it
         del q_hat, grad
-        v_heads = _heads_copy(v)  # (B, H, T, D), our own: scratch space below
+        v_heads = heads_copy(v)  # (B, H, T, D), our own: scratch space below
         grad_k = torch.matmul(v_heads, grad_state.transpose(-1, -2))  # dK^
         grad_k = features_backward(k_hat, k_norm, grad_k, eps, mask, scratch=v_heads)
         grad_v = torch.matmul(k_hat, grad_state, out=v_heads)  # into the scratch buffer, free again
         return grad_q, grad_k, grad_v.transpose(1, 2), None, None
 
 
-def linrec_fast(q, k, v, key_padding_mask=None, eps: float = 1e-6, *, causal: bool = False,
-                chunk_size: int = 64):
-    """Usage: see module docstring. Inputs are already checked; returns (B, T, H, D) in v's dtype.
-    ``causal=True`` is the chunked prefix-sum form (LinRecCausalFunction, linrec_causal_fast.py)."""
-    out_dtype = v.dtype
-    if out_dtype in (torch.float16, torch.bfloat16):
-        q, k, v = q.float(), k.float(), v.float()
-    if not causal:
-        return LinRecFunction.apply(q, k, v, key_padding_mask, eps).to(out_dtype)
-    from .linrec_causal_fast import LinRecCausalFunction
-
-    return LinRecCausalFunction.apply(q, k, v, key_padding_mask, eps, chunk_size).to(out_dtype)
+def linrec_fast(q, k, v, key_padding_mask=None, eps: float = 1e-6):
+    """Usage: see module docstring. Inputs are already checked; returns (B, T, H, D) in v's dtype. The causal form
+    is linrec_causal_fast.py's."""
+    return in_float32(LinRecFunction.apply, q, k, v, key_padding_mask, eps)

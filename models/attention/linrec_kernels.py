@@ -4,6 +4,7 @@ Usage:
     x_hat, norm = features(x, mask, eps)            # (B, T, H, D) -> (B, H, L, D) features, (B, H, T, 1) norms
     dx = features_backward(x_hat, norm, dx_hat, eps, mask)   # -> (B, T, H, D) gradient of x, written into dx_hat
     kernel_path() -> "compiled" | "eager: <why>"    # what this process runs, for env.json
+    out = in_float32(LinRecFunction.apply, q, k, v, mask, eps)   # half inputs computed in float32, cast back
 
 Maths (per token, over D; see linrec_fast.py):
     u = ELU(x), n = max(||u||_2, eps), x^ = u / n; padded tokens' x^ zeroed; rows T..L-1 zero (chunk padding)
@@ -13,9 +14,8 @@ Maths (per token, over D; see linrec_fast.py):
 
 Why: in eager PyTorch the features cost a layout copy, the ELU, the norm and a division (four passes over memory,
 ELU alone about a third of the time) and their backward six; Inductor's C++ backend fuses each into one kernel:
-the features read x twice (its norm, then the output) and write once, the backward reads and writes in one loop. On the reference 2-core CPU the whole LinRec
-forward+backward ran 1.22x faster at T=200 (B=64, H=8, D=16) and 1.13x at T=4096 (B=8), linrec_causal 1.16x
-at T=4096: compiled against eager in alternating calls in one process.
+the features read x twice (its norm, then the output) and write once, the backward reads and writes in one loop.
+What that buys, compiled against eager in alternating calls in one process, is in the README (Performance).
 
 Where it applies: CPU tensors only. On CUDA torch.compile would emit Triton kernels that no test here has run,
 so CUDA keeps the eager passes. ``LINREC_COMPILE=0`` in the environment turns compiling off. If compiling fails
@@ -117,6 +117,22 @@ def features_backward(x_hat: torch.Tensor, norm: torch.Tensor, grad: torch.Tenso
     _run("features_backward", _features_backward_eager, _features_backward_fused,
          x_hat, norm, grad, eps, key_padding_mask, scratch)
     return grad.transpose(1, 2)
+
+
+def heads_copy(x: torch.Tensor) -> torch.Tensor:
+    """Usage: heads_copy(x) -> a new (B, H, T, D) contiguous copy of (B, T, H, D) ``x``. Always a copy: with H = 1
+    (or T = 1) ``x.transpose(1, 2).contiguous()`` would return ``x`` itself, and writing to it would corrupt the
+    caller's tensor."""
+    return x.transpose(1, 2).clone(memory_format=torch.contiguous_format)
+
+
+def in_float32(function, q, k, v, *args):
+    """Usage: in_float32(LinRecFunction.apply, q, k, v, mask, eps) -> (B, T, H, D) in v's dtype. Half precision is
+    computed in float32 (the states are sums over T) and cast back; float32 and float64 run as they are."""
+    out_dtype = v.dtype
+    if out_dtype in (torch.float16, torch.bfloat16):
+        q, k, v = q.float(), k.float(), v.float()
+    return function(q, k, v, *args).to(out_dtype)
 
 
 def without_autocast(method):

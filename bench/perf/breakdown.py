@@ -15,9 +15,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .profile_cells import ProfileCell
-from .profile_steps import build_step, model_for
-from .timing import time_step
+from ..profile.cells import ProfileCell
+from ..profile.steps import build_step, model_for
+from ..profile.timing import time_step
 
 PARTS = ("attention", "feed_forward", "item_scoring", "optimiser")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .results import read_rows
+from ..results import read_rows
 
 SETTING = ["dataset", "model", "attention", "max_len", "objective", "loss", "protocol", "shuffle_train_order"]
 TEST_METRICS = ["hr@10", "ndcg@10", "mrr@10"]

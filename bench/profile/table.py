@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..results import load_runs
+from .analysis import crossovers, scaling_exponents
+
 BLOCK_KEYS = ["level", "model", "mode", "causal", "dtype", "device"]
 INDEX = ["T", "B"]
 BASELINE = "dot"
@@ -55,8 +58,6 @@ def pivot_values(frame: pd.DataFrame, metric: str, stat: str) -> pd.DataFrame:
 
 def print_run_table(run_dir) -> None:
     """Usage: print_run_table(run_dir). One block per (level, model, mode, causal, dtype, device)."""
-    from .results import load_runs
-
     frame = load_runs(run_dir, bench="profile")
     if frame.empty:
         print("no rows yet")
@@ -87,8 +88,6 @@ def print_run_table(run_dir) -> None:
 def analysis_tables(frame: pd.DataFrame) -> str:
     """Usage: print(analysis_tables(frame)) -> per-sequence scaling exponents of time and memory (log-log fit over
     every measured length, r2 beside it) and the length from which each variant beats dot and sdpa."""
-    from .analysis import crossovers, scaling_exponents
-
     parts = []
     for metric, label in (("time", "time"), ("peak_memory", "peak memory")):
         fits = scaling_exponents(frame, metric=metric, per_sequence=True).dropna(subset=["exponent"])

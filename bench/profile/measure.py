@@ -5,7 +5,7 @@ Usage:
 
 Order inside a cell: the memory pass first, then the timing pass, so a cell that runs out of memory under the cap
 is recorded as ``oom`` and never timed (nor allowed to exhaust the machine). CPU memory is measured in a fresh
-subprocess (see bench/memory.py: the resident-set method needs a process of its own, and the memory cap lives
+subprocess (see memory.py: the resident-set method needs a process of its own, and the memory cap lives
 there); CUDA memory in this process with the allocator's counters. With ``isolate=True`` the whole cell (both
 passes) runs in a fresh subprocess, so a crash, a leak or a fragmented allocator cannot touch the next cell.
 
@@ -26,12 +26,15 @@ import torch
 
 from models.attention import AttentionUnavailable, AttentionUnsupported
 
+from ..environment import device_name
+from ..processes import run_module
+from .cells import ProfileCell
+from .flops import cell_counts
 from .memory import cuda_peak_mib, fresh_process_env, limit_address_space, peak_rss_mib
-from .profile_cells import ProfileCell
-from .profile_steps import build_step, check_runnable
-from .results import device_name
+from .steps import build_step, check_runnable
 from .timing import TIME_STATS, time_step
 
+CHILD_MODULE = "bench.profile.measure"  # this file, run as ``python -m`` for a cell's own process
 OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory")
 
 
@@ -96,7 +99,7 @@ def memory_here(cell: ProfileCell) -> dict:
 
 
 def time_here(cell: ProfileCell, options: MeasureOptions) -> dict:
-    """Usage: time_here(cell, options) -> timing statistics in ms (see bench/timing.py) or a failure dict."""
+    """Usage: time_here(cell, options) -> timing statistics in ms (see timing.py) or a failure dict."""
     try:
         step = build_step(cell)
         stats = time_step(step, cell.device, options.warmup, options.repeats, options.max_seconds,
@@ -141,9 +144,9 @@ def measure_cell(cell: ProfileCell, options: MeasureOptions) -> list[dict]:
 
 def run_child(kind: str, cell: ProfileCell, options: MeasureOptions) -> dict:
     """Usage: run_child("memory", cell, options) -> the child's result dict, or a failure dict when it died."""
-    cmd = [sys.executable, "-m", "bench.profile_run", kind, cell.as_json(), json.dumps(asdict(options))]
+    args = [kind, cell.as_json(), json.dumps(asdict(options))]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=options.timeout, env=fresh_process_env())
+        done = run_module(CHILD_MODULE, args, timeout=options.timeout, env=fresh_process_env())
     except subprocess.TimeoutExpired:
         return {"status": "error", "message": f"the {kind} subprocess exceeded {options.timeout:.0f} s"}
     lines = done.stdout.strip().splitlines()
@@ -183,8 +186,10 @@ def cell_rows(cell: ProfileCell, results: dict) -> list[dict]:
     if "status" in timing:
         rows.append({**base, "metric": "time", "status": timing["status"], "message": timing["message"]})
     else:
+        counts = cell_counts(cell)  # FLOPs and minimal bytes of an attention cell: what its roofline floor needs
         rows += [{**base, "metric": "time", "stat": stat, "value": timing[stat], "unit": "ms", "n": timing["n"],
-                  "calls_per_sample": timing.get("calls_per_sample", 1), "status": "ok"} for stat in TIME_STATS]
+                  "calls_per_sample": timing.get("calls_per_sample", 1), "status": "ok", **counts}
+                 for stat in TIME_STATS]
     if memory is not None and "status" in memory:
         rows.append({**base, "metric": "peak_memory", "status": memory["status"], "message": memory["message"]})
     elif memory is not None:

@@ -1,4 +1,4 @@
-"""``python -m bench perf``: run the checks of bench/perf.py, write rows, print the claims table and the breakdown.
+"""``python -m bench perf``: run the checks of checks.py, write rows, print the claims table and the breakdown.
 
 Usage:
     python -m bench perf [--quick] [--results results] [--run-dir results/perf-mine] [--no-breakdown]
@@ -12,11 +12,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .perf import (all_cells, attention_cell, check_table, compile_claim, describe, exponent_cells,
-                   first_call_cost, interleaved_pairs, measure_all, model_cell, options_for, ratio_checks)
-from .perf_breakdown import PARTS, time_breakdown
-from .perf_training import DATASET, epoch_rows, throughput_table
-from .results import append_rows, environment, new_run_dir, write_json
+from ..environment import environment
+from ..results import append_rows, new_run_dir, write_json
+from .breakdown import PARTS, time_breakdown
+from .checks import (all_cells, attention_cell, check_table, compile_claim, describe, exponent_cells,
+                     first_call_cost, interleaved_pairs, measure_all, model_cell, options_for, ratio_checks)
+from .training import DATASET, epoch_rows, throughput_table
 
 BREAKDOWN_VARIANTS = ("sdpa", "linrec_official", "linrec")
 BREAKDOWN_LENGTHS = (200, 2048)
@@ -30,7 +31,8 @@ def add_perf_command(commands) -> None:
     cmd.add_argument("--no-breakdown", action="store_true", help="skip the SASRec step breakdown")
     cmd.add_argument("--no-training", action="store_true",
                      help="skip the training epochs on ML-100K (about 4 minutes on 2 cores)")
-    cmd.add_argument("--data-dir", type=Path, default=Path("data"), help="where ML-100K is cached")
+    cmd.add_argument("--data-dir", type=Path, default=None,
+                     help="where ML-100K is cached (default: $LINREC_BENCH_DATA or <repo>/data)")
     cmd.add_argument("--results", type=Path, default=Path("results"), help="parent of the new run folder")
     cmd.add_argument("--run-dir", type=Path, default=None, help="a new, empty run folder (default results/perf-*)")
     cmd.add_argument("--no-progress", action="store_true")
@@ -101,7 +103,7 @@ def training_claims(rows: list[dict]) -> pd.DataFrame:
 
 def run_training(args, run_dir: Path) -> list[dict]:
     """Usage: run_training(args, run_dir) -> the perf_training rows (one epoch per path on ML-100K 5-core)."""
-    from .data import load_dataset
+    from ..data import load_dataset
 
     data = load_dataset(DATASET["name"], data_dir=args.data_dir, **DATASET["options"])
     with tempfile.TemporaryDirectory() as work:  # the trainer's own rows and checkpoints are not kept

@@ -8,13 +8,12 @@ Usage:
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from .results import append_rows, read_rows
+from ..results import append_rows, read_rows, write_rows
 
 
 def finished_cells(run_dir: Path) -> set[str]:
@@ -34,10 +33,7 @@ class CellLog:
         self.partial.parent.mkdir(parents=True, exist_ok=True)
         kept = [r for r in read_rows(self.partial) if r.get("epoch", 0) <= keep_epochs] \
             if keep_epochs and self.partial.exists() else []
-        tmp = self.partial.with_name(self.partial.name + ".tmp")
-        tmp.unlink(missing_ok=True)
-        append_rows(tmp, kept)  # an attempt killed mid-cell starts over, or keeps only its resumable epochs
-        os.replace(tmp, self.partial)
+        write_rows(self.partial, kept)  # an attempt killed mid-cell starts over, or keeps only its resumable epochs
 
     def epochs_logged(self) -> int:
         """Usage: log.epochs_logged() -> the last epoch with validation rows (0 when none)."""

@@ -3,6 +3,7 @@
 Usage:
     stats = time_step(step, device="cpu", warmup=2, repeats=10, max_seconds=20.0)
     stats -> {"median": ms, "p20": ms, "p80": ms, "min": ms, "mean": ms, "n": samples, "calls_per_sample": k}
+    times = time_interleaved([step_a, step_b], rounds=20)   # [[ms, ...], [ms, ...]]: one call of each per round
 
 Method: the step's inputs are built by the caller before this is called, so only the step is timed. ``warmup``
 untimed calls first (first-call allocations, kernel selection, lazy initialisation). Then calls are timed one at a
@@ -12,6 +13,9 @@ pair of CUDA events around ``calls_per_sample`` back-to-back calls after a synch
 event has completed, divided by the number of calls: the time is the GPU's, not the launch queue's, and a call
 shorter than a millisecond is repeated within the sample (calibrated on one call, at most 100) so the
 synchronisation gap between samples does not count as the kernel's time. Statistics are per call.
+
+Side by side (time_interleaved): several steps, each warmed up, then timed in rounds of one call each, so drift
+in the machine's speed hits them alike; a ratio of two steps is best taken per round (the median of the ratios).
 """
 from __future__ import annotations
 
@@ -33,7 +37,8 @@ def summarise(milliseconds) -> dict:
             "min": float(ms.min()), "mean": float(ms.mean()), "n": int(ms.size)}
 
 
-def _cpu_call_ms(step) -> float:
+def cpu_call_ms(step) -> float:
+    """Usage: cpu_call_ms(step) -> milliseconds of one call by the wall clock."""
     start = time.perf_counter()
     step()
     return (time.perf_counter() - start) * 1e3
@@ -43,7 +48,8 @@ MIN_SAMPLE_MS = 1.0
 MAX_CALLS_PER_SAMPLE = 100
 
 
-def _cuda_sample_ms(step, calls: int = 1) -> float:
+def cuda_sample_ms(step, calls: int = 1) -> float:
+    """Usage: cuda_sample_ms(step, calls) -> GPU milliseconds per call of ``calls`` back-to-back calls (events)."""
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     torch.cuda.synchronize()
     start.record()
@@ -56,7 +62,7 @@ def _cuda_sample_ms(step, calls: int = 1) -> float:
 
 def _cuda_calls_per_sample(step) -> int:
     """Back-to-back calls per CUDA sample: enough for about a millisecond of GPU time, from one timed call."""
-    once = _cuda_sample_ms(step)
+    once = cuda_sample_ms(step)
     return int(min(MAX_CALLS_PER_SAMPLE, max(1, math.ceil(MIN_SAMPLE_MS / max(once, 1e-6)))))
 
 
@@ -70,12 +76,33 @@ def time_step(step, device: str = "cpu", warmup: int = 2, repeats: int = 10, max
     calls = 1
     if torch.device(device).type == "cuda":
         calls = _cuda_calls_per_sample(step)
-        sample = lambda: _cuda_sample_ms(step, calls)  # noqa: E731
+        sample = lambda: cuda_sample_ms(step, calls)  # noqa: E731
     else:
-        sample = lambda: _cpu_call_ms(step)  # noqa: E731
+        sample = lambda: cpu_call_ms(step)  # noqa: E731
     times: list[float] = []
     while len(times) < repeats:
         times.append(sample())
         if len(times) >= min(min_repeats, repeats) and sum(times) * calls > max_seconds * 1e3:
             break  # a slow cell stops here with its n; the statistics say how many samples they rest on
     return {**summarise(times), "calls_per_sample": calls}
+
+
+def time_interleaved(steps, rounds: int, warmup: int = 2, device: str = "cpu", max_seconds: float = math.inf,
+                     min_repeats: int = 3, progress=None) -> list[list[float]]:
+    """Usage: see module docstring -> per step, the milliseconds of its timed calls, in round order. A step whose
+    calls took more than ``max_seconds`` together once it has ``min_repeats`` is skipped in later rounds (its
+    list is shorter); with the default no step is skipped, so the lists pair up round by round. ``progress``
+    (a tqdm bar) advances once per round."""
+    for step in steps:
+        for _ in range(warmup):
+            step()
+    call_ms = cpu_call_ms if torch.device(device).type != "cuda" else cuda_sample_ms
+    times: list[list[float]] = [[] for _ in steps]
+    for _ in range(rounds):
+        for step, spent in zip(steps, times):
+            if len(spent) >= min_repeats and sum(spent) > max_seconds * 1e3:
+                continue  # a slow step keeps its n; the others go on
+            spent.append(call_ms(step))
+        if progress is not None:
+            progress.update(1)
+    return times

@@ -67,8 +67,8 @@ def _ok(frame: pd.DataFrame, metric: str, stat: str | None) -> pd.DataFrame:
     return frame[keep].assign(value=value[keep])
 
 
-def _fit(T: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """Least squares log y = a + b log T -> (b, a, r2 in log space)."""
+def loglog_fit(T: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """Usage: loglog_fit(T, y) -> (b, a, r2): least squares log y = a + b log T, r2 in log space."""
     x, z = np.log(T), np.log(y)
     b, a = np.polyfit(x, z, 1)
     ss_res, ss_tot = float(np.sum((z - (a + b * x)) ** 2)), float(np.sum((z - z.mean()) ** 2))
@@ -96,7 +96,7 @@ def scaling_exponents(frame: pd.DataFrame, metric: str = "time", stat: str | Non
         series = series[series["T"].between(min_T or 0, max_T or np.inf)]  # filtered here: a series stays listed
         per_T = series.groupby("T")["y"].mean()
         T, y = per_T.index.to_numpy(float), np.exp(per_T.to_numpy(float))
-        exponent, intercept, r2 = _fit(T, y) if len(T) >= 2 else (np.nan, np.nan, np.nan)
+        exponent, intercept, r2 = loglog_fit(T, y) if len(T) >= 2 else (np.nan, np.nan, np.nan)
         records.append({**dict(zip(SCALING_KEY, key)), "exponent": exponent, "intercept": intercept, "r2": r2,
                         "points": len(T), "T_min": T.min() if len(T) else np.nan,
                         "T_max": T.max() if len(T) else np.nan})

@@ -5,7 +5,7 @@ Usage:
     python -m bench perf --quick          # fewer repeats and T up to 8192 for the memory fit (about 3 minutes)
 
 Each check compares two cells measured in this run: memory by the profiling harness (a fresh process per cell,
-see bench/profile_run.py), time side by side in alternating calls (interleaved_pairs), so the ratios hold on
+see bench/profile/measure.py), time side by side in alternating calls (interleaved_pairs), so the ratios hold on
 whatever machine runs it and drift in its speed hits both sides alike. The baseline column is the
 official LinRec formulation where the claim is about LinRec's own speed, and SDPA (PyTorch's fused softmax
 attention) where it is about LinRec against softmax attention. Checks:
@@ -15,11 +15,11 @@ attention) where it is about LinRec against softmax attention. Checks:
         between T=1024 and T=16384 (B=2)
     SASRec training step (d=128, 8 heads, 2 layers, 3416 items, 8192 tokens a batch): linrec no slower than sdpa
         at T=200 and at least 3x faster at T=2048, with the step broken down into attention, feed-forward, item
-        scoring, optimiser and the rest (bench/perf_breakdown.py); T=4096 as context (where the step's shared
+        scoring, optimiser and the rest (breakdown.py); T=4096 as context (where the step's shared
         layers weigh less, how far the ratio goes), without a target
 Context rows, without a target: linrec's first call in the process (it compiles the CPU kernels of
 models/attention/linrec_kernels.py; timed apart, before anything else runs them), and per breakdown length the
-ceiling of the model claims: sdpa's step against the same step less its attention (bench/perf_cli.py).
+ceiling of the model claims: sdpa's step against the same step less its attention (cli.py).
 """
 from __future__ import annotations
 
@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .analysis import _fit
-from .profile_cells import ProfileCell
-from .profile_run import MeasureOptions, failure, measure_cell
-from .profile_steps import build_step
-from .timing import time_step
+from ..profile.analysis import loglog_fit
+from ..profile.cells import ProfileCell
+from ..profile.measure import MeasureOptions, failure, measure_cell
+from ..profile.steps import build_step
+from ..profile.timing import time_interleaved, time_step
 
 ATTENTION = dict(level="attention", mode="fwdbwd", H=8, D=16, dtype="float32", device="cpu", batch_policy="fixed")
 MODEL = dict(level="model", mode="fwdbwd", H=8, D=16, dtype="float32", device="cpu", batch_policy="tokens",
@@ -111,15 +111,7 @@ def interleaved_pairs(checks: list[Check], rounds: int, warmup: int = 2) -> dict
     for check in (c for c in checks if c.metric == "time"):
         try:
             steps = [build_step(check.baseline), build_step(check.ours)]
-            for step in steps:
-                for _ in range(warmup):
-                    step()
-            times = [[], []]
-            for _ in range(rounds):
-                for step, spent in zip(steps, times):
-                    start = time.perf_counter()
-                    step()
-                    spent.append(1e3 * (time.perf_counter() - start))
+            times = time_interleaved(steps, rounds, warmup, device=check.ours.device)
         except Exception as err:  # the profile rows carry the failure; the claim shows NaN
             print(f"{check.claim}: not timed side by side: {failure(err)['message']}")
             pairs[check.claim] = {"baseline": math.nan, "ours": math.nan, "ratio": math.nan, "rounds": 0}
@@ -190,11 +182,11 @@ def check_table(rows: pd.DataFrame, checks: list[Check], exponent: list[ProfileC
 
 
 def _loglog_slope(lengths, values) -> float:
-    """Least-squares slope of log(value) against log(T) (bench.analysis's fit); NaN when a value is missing or not
-    positive."""
+    """Least-squares slope of log(value) against log(T) (the profiling analysis's fit); NaN when a value is missing
+    or not positive."""
     if any(not v > 0 for v in values):
         return math.nan
-    return _fit(np.asarray(lengths, dtype=float), np.asarray(values, dtype=float))[0]
+    return loglog_fit(np.asarray(lengths, dtype=float), np.asarray(values, dtype=float))[0]
 
 
 def all_cells(checks: list[Check], exponent: list[ProfileCell]) -> list[ProfileCell]:

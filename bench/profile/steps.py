@@ -25,8 +25,8 @@ import torch
 from models.attention import AttentionUnavailable, AttentionUnsupported, get_attention, get_spec, unavailable_reason
 from models.backbones import build_model
 
-from .profile_cells import DTYPES, ProfileCell
-from .train import compute_loss
+from ..train.loop import compute_loss
+from .cells import DTYPES, ProfileCell
 
 
 def check_runnable(cell: ProfileCell) -> None:

@@ -7,7 +7,7 @@ Usage:
     python -m bench profile --level model --model sasrec --attention dot linrec --lengths 200 2048 --batch 8
     python -m bench profile ... --run-dir results/my-sweep                         # the same command again resumes
 
-Rows go to ``<run dir>/rows.jsonl`` as each cell finishes (one measured value per row; see bench/profile_run.py),
+Rows go to ``<run dir>/rows.jsonl`` as each cell finishes (one measured value per row; see measure.py),
 with env.json and config.json beside them. Re-running the same command into the same folder skips finished cells;
 a folder made by a different command is refused. Every argument is checked before the first measurement.
 """
@@ -19,10 +19,13 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 
-from .cli import non_negative_int, positive_float, positive_int
-from .profile_cells import CAUSAL_CHOICES, LEVELS, MODELS, MODES, GridSpec, canonical_dtype, make_grid
+from ..cli import non_negative_int, positive_float, positive_int
+from .cells import CAUSAL_CHOICES, LEVELS, MODELS, MODES, GridSpec, canonical_dtype, make_grid
+from .measure import MeasureOptions
 
-DEFAULT_TOKENS = 8192
+GRID = GridSpec(variants=[], lengths=[])  # the defaults of every setting below
+MEASURE = MeasureOptions()
+DEFAULT_TOKENS = GRID.tokens
 
 
 def add_profile_command(commands) -> None:
@@ -33,40 +36,43 @@ def add_profile_command(commands) -> None:
     what.add_argument("--attention", "--variants", nargs="+", required=True, metavar="NAME", dest="variants",
                       help="attention names (python -m bench list shows them)")
     what.add_argument("--lengths", nargs="+", type=positive_int, required=True, metavar="T")
-    what.add_argument("--level", choices=LEVELS, default="attention",
+    what.add_argument("--level", choices=LEVELS, default=GRID.level,
                       help="one attention call, or a whole model step (default: attention)")
     what.add_argument("--mode", nargs="+", choices=MODES, default=list(MODES), dest="modes",
                       help="fwd, fwdbwd (at model level: a full training step), infer (default: all three)")
-    what.add_argument("--causal", choices=CAUSAL_CHOICES, default="auto",
+    what.add_argument("--causal", choices=CAUSAL_CHOICES, default=GRID.causal,
                       help="auto: non-causal attention, and at model level the model's own choice (default)")
     what.add_argument("--device", default="auto", help="cpu, cuda, or auto: cuda when there is one (default)")
-    what.add_argument("--dtype", nargs="+", default=["float32"], dest="dtypes",
+    what.add_argument("--dtype", nargs="+", default=GRID.dtypes, dest="dtypes",
                       help="float32/fp32, bfloat16/bf16, float16/fp16 (default: float32)")
     batch = what.add_mutually_exclusive_group()
     batch.add_argument("--batch", type=positive_int, help="a fixed batch size at every length")
     batch.add_argument("--tokens", type=positive_int,
                        help=f"a token budget: B = tokens // T, the same token work at every length "
                             f"(default: {DEFAULT_TOKENS} unless --batch is given)")
-    what.add_argument("--heads", type=positive_int, default=8)
+    what.add_argument("--heads", type=positive_int, default=GRID.heads)
     size = what.add_mutually_exclusive_group()
-    size.add_argument("--head-dim", type=positive_int, help="D (default 16); the hidden size d is heads * D")
+    size.add_argument("--head-dim", type=positive_int,
+                      help=f"D (default {GRID.head_dim}); the hidden size d is heads * D")
     size.add_argument("--hidden", type=positive_int, metavar="d", help="the hidden size d instead: D = d / heads")
-    what.add_argument("--model", choices=MODELS, default="sasrec", help="backbone at --level model")
-    what.add_argument("--layers", type=positive_int, default=2, help="Transformer layers at --level model")
-    what.add_argument("--items", type=positive_int, default=3416, help="item count at --level model (ML-1M's)")
-    what.add_argument("--seed", type=non_negative_int, default=0)
+    what.add_argument("--model", choices=MODELS, default=GRID.model, help="backbone at --level model")
+    what.add_argument("--layers", type=positive_int, default=GRID.layers, help="Transformer layers at --level model")
+    what.add_argument("--items", type=positive_int, default=GRID.items, help="item count at --level model (ML-1M's)")
+    what.add_argument("--seed", type=non_negative_int, default=GRID.seed)
     how = cmd.add_argument_group("how to measure")
-    how.add_argument("--warmup", type=non_negative_int, default=2)
-    how.add_argument("--repeats", type=positive_int, default=10, help="timed calls per cell (upper bound)")
-    how.add_argument("--min-repeats", type=positive_int, default=3)
-    how.add_argument("--max-seconds", type=positive_float, default=20.0,
+    how.add_argument("--warmup", type=non_negative_int, default=MEASURE.warmup)
+    how.add_argument("--repeats", type=positive_int, default=MEASURE.repeats,
+                     help="timed calls per cell (upper bound)")
+    how.add_argument("--min-repeats", type=positive_int, default=MEASURE.min_repeats)
+    how.add_argument("--max-seconds", type=positive_float, default=MEASURE.max_seconds,
                      help="stop timing a cell after this much time once it has --min-repeats calls")
     how.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
     how.add_argument("--memory-cap-mib", type=positive_float,
                      help="CPU: a cell needing more than this is recorded as oom (default: 3/4 of the memory "
                           "available at start)")
     how.add_argument("--isolate", action="store_true", help="run every cell in a fresh subprocess")
-    how.add_argument("--timeout", type=positive_float, default=1800.0, help="seconds allowed to one subprocess")
+    how.add_argument("--timeout", type=positive_float, default=MEASURE.timeout,
+                     help="seconds allowed to one subprocess")
     how.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's choice)")
     out = cmd.add_argument_group("where results go")
     out.add_argument("--run-dir", help="run folder; an existing one made by this same command is resumed")
@@ -81,7 +87,7 @@ def grid_from_args(args) -> GridSpec:
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     tokens = None if args.batch is not None else (args.tokens or DEFAULT_TOKENS)
-    head_dim = args.head_dim or 16
+    head_dim = args.head_dim or GRID.head_dim
     if args.hidden is not None:
         if args.hidden % args.heads:
             raise ValueError(f"--hidden {args.hidden} is not divisible by --heads {args.heads}")
@@ -92,10 +98,8 @@ def grid_from_args(args) -> GridSpec:
                     items=args.items, seed=args.seed)
 
 
-def options_from_args(args):
+def options_from_args(args) -> MeasureOptions:
     """Usage: options_from_args(args) -> MeasureOptions (the CPU memory cap resolved)."""
-    from .profile_run import MeasureOptions
-
     cap = args.memory_cap_mib
     if cap is None:
         cap = round(0.75 * available_mib()) or None
@@ -128,7 +132,7 @@ def open_run_dir(args, config: dict) -> Path:
     """Usage: open_run_dir(args, config) -> the run folder: new, or an existing one made by the same command.
     A folder whose config.json records a different command is a one-line error naming what differs. The caller
     writes config.json (with the resolved settings) right after."""
-    from .results import new_run_dir, read_json
+    from ..results import new_run_dir, read_json
 
     if args.run_dir is None:
         run_dir = new_run_dir(args.results, "profile")
@@ -167,7 +171,7 @@ def check_same_machine(run_dir: Path, env: dict, resuming: bool) -> None:
     software it was started with (same CPU model and count, GPU, torch, CUDA and xformers), so its rows stay
     comparable; another host name or commit is only noted (rows record their commit). env.json is written for a
     new run."""
-    from .results import read_json, write_json
+    from ..results import read_json, write_json
 
     path = run_dir / "env.json"
     if resuming and path.exists():
@@ -187,10 +191,11 @@ def run_profile(args) -> int:
     import torch
     from tqdm import tqdm
 
+    from ..environment import environment
+    from ..results import append_rows, repair_rows, write_json
+    from .measure import measure_cell
     from .memory import address_space_cap
-    from .profile_run import measure_cell
-    from .profile_table import print_run_table
-    from .results import append_rows, environment, repair_rows, write_json
+    from .table import print_run_table
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -12,12 +12,17 @@ import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from .cli import positive_float, positive_int
-from .data.cli import add_dataset_arguments, dataset_from_args
-from .results import environment, new_run_dir, read_json, write_json
-from .train import DEFAULT_OBJECTIVE, LAST_PATHS, LOSSES, TrainConfig, dataset_label, finished_cells, train
+from ..cli import positive_float, positive_int
+from ..data.cli import add_dataset_arguments, dataset_from_args
+from ..environment import environment
+from ..results import new_run_dir, read_json, write_json
+from .config import DEFAULT_OBJECTIVE, LAST_PATHS, LOSSES, TrainConfig, dataset_label
+from .log import finished_cells
+from .loop import train
 
 COMMAND = "train"
+DEFAULTS = TrainConfig()
+CLI_LAST_PATH = "auto"  # one pass per sequence where it gives the same pairs; the reference cells keep per-prefix
 
 
 def fraction(text: str) -> float:
@@ -32,39 +37,42 @@ def fraction(text: str) -> float:
 
 
 def add_model_arguments(cmd) -> None:
+    """Usage: add_model_arguments(cmd) adds one option per TrainConfig field, each defaulting to TrainConfig's."""
     from models.backbones import MODELS
 
     from .batches import OBJECTIVES
     from .evaluate import PROTOCOLS
 
-    cmd.add_argument("--model", choices=list(MODELS), default="sasrec")
-    cmd.add_argument("--attention", default="dot", help="registered attention name (see python -m bench list)")
-    cmd.add_argument("--max-len", type=positive_int, default=50, help="N: most recent items a window holds")
-    cmd.add_argument("--hidden", type=positive_int, default=64)
-    cmd.add_argument("--heads", type=positive_int, default=2)
-    cmd.add_argument("--inner", type=positive_int, default=256, help="feed-forward inner size")
-    cmd.add_argument("--layers", type=positive_int, default=2)
-    cmd.add_argument("--dropout", type=fraction, default=0.2)
-    cmd.add_argument("--activation", choices=["gelu", "relu"], default="gelu")
+    d = DEFAULTS
+    cmd.add_argument("--model", choices=list(MODELS), default=d.model)
+    cmd.add_argument("--attention", default=d.attention, help="registered attention name (see python -m bench list)")
+    cmd.add_argument("--max-len", type=positive_int, default=d.max_len, help="N: most recent items a window holds")
+    cmd.add_argument("--hidden", type=positive_int, default=d.hidden)
+    cmd.add_argument("--heads", type=positive_int, default=d.heads)
+    cmd.add_argument("--inner", type=positive_int, default=d.inner, help="feed-forward inner size")
+    cmd.add_argument("--layers", type=positive_int, default=d.layers)
+    cmd.add_argument("--dropout", type=fraction, default=d.dropout)
+    cmd.add_argument("--activation", choices=["gelu", "relu"], default=d.activation)
     cmd.add_argument("--objective", choices=OBJECTIVES, default=None,
                      help="last (per prefix, default for sasrec), all (every position, causal only), cloze (bert4rec)")
-    cmd.add_argument("--loss", choices=LOSSES, default="ce", help="ce over all items, or bce with one negative")
-    cmd.add_argument("--last-path", choices=LAST_PATHS, default="auto",
+    cmd.add_argument("--loss", choices=LOSSES, default=d.loss, help="ce over all items, or bce with one negative")
+    cmd.add_argument("--last-path", choices=LAST_PATHS, default=CLI_LAST_PATH,
                      help="objective last: one pass per sequence where that gives the same pairs (a causal model "
                           "whose attention honours masks), else one window per prefix (auto, default); or force one")
-    cmd.add_argument("--mask-ratio", type=fraction, default=0.2, help="BERT4Rec cloze mask ratio")
-    cmd.add_argument("--epochs", type=positive_int, default=50)
-    cmd.add_argument("--batch-size", type=positive_int, default=512)
-    cmd.add_argument("--lr", type=positive_float, default=2e-3)
-    cmd.add_argument("--weight-decay", type=float, default=0.0)
-    cmd.add_argument("--patience", type=positive_int, default=4, help="epochs without a better valid NDCG@10")
-    cmd.add_argument("--seed", type=int, default=0, help="seed of initialisation, order, dropout and negatives")
-    cmd.add_argument("--protocol", choices=PROTOCOLS, default="full", help="evaluation protocol")
+    cmd.add_argument("--mask-ratio", type=fraction, default=d.mask_ratio, help="BERT4Rec cloze mask ratio")
+    cmd.add_argument("--epochs", type=positive_int, default=d.epochs)
+    cmd.add_argument("--batch-size", type=positive_int, default=d.batch_size)
+    cmd.add_argument("--lr", type=positive_float, default=d.lr)
+    cmd.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    cmd.add_argument("--patience", type=positive_int, default=d.patience,
+                     help="epochs without a better valid NDCG@10")
+    cmd.add_argument("--seed", type=int, default=d.seed, help="seed of initialisation, order, dropout and negatives")
+    cmd.add_argument("--protocol", choices=PROTOCOLS, default=d.protocol, help="evaluation protocol")
     cmd.add_argument("--exclude-seen", action="store_true", help="full ranking without the user's earlier items")
-    cmd.add_argument("--eval-batch-size", type=positive_int, default=1024)
+    cmd.add_argument("--eval-batch-size", type=positive_int, default=d.eval_batch_size)
     cmd.add_argument("--shuffle-train-order", action="store_true",
                      help="sanity check: shuffle each training sequence (valid/test targets stay last)")
-    cmd.add_argument("--device", default="cpu")
+    cmd.add_argument("--device", default=d.device)
 
 
 def add_train_command(commands) -> None:
@@ -149,7 +157,7 @@ def add_train_grid_command(commands) -> None:
 
 
 def run_train_grid(args) -> int:
-    from .data import load_dataset
+    from ..data import load_dataset
     from .grids import GRIDS
 
     run_dir = claim_run_dir(args.run_dir or Path("results") / args.grid)

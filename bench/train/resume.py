@@ -13,11 +13,12 @@ temporary file and renamed, so a kill during the write leaves the previous epoch
 """
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import torch
+
+from ..results import atomic_write
 
 FORMAT = 1
 
@@ -37,11 +38,8 @@ def save_resume(path: Path, cell: str, epoch: int, model, optimizer, generator, 
     device = next(model.parameters()).device
     if device.type == "cuda":
         state["cuda_rng"] = torch.cuda.get_rng_state(device)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    with atomic_write(path, "wb") as handle:
+        torch.save(state, handle)
 
 
 def load_resume(path: Path, cell: str) -> dict | None:
@@ -73,4 +71,3 @@ def restore(state: dict, model, optimizer, generator) -> None:
 def remove_resume(path: Path) -> None:
     """Usage: remove_resume(path) once the cell's rows are committed."""
     path.unlink(missing_ok=True)
-    path.with_name(path.name + ".tmp").unlink(missing_ok=True)

@@ -1,0 +1,96 @@
+"""Named grids of training cells: each entry is (dataset spec, TrainConfig). ``python -m bench train-grid NAME``.
+
+Usage:
+    from bench.train.grids import GRIDS
+    cells = GRIDS["reference-ml100k"]()    # [({"name": "ml-100k", "options": {...}}, TrainConfig(...)), ...]
+
+Cells are listed in the order they should run, most informative first, so a grid cut short still gives a table.
+Every grid starts from TrainConfig's defaults and names only what it changes.
+
+``run_all.sh``'s grids come at two scales. Quick (the default without a GPU; the whole job within 20 minutes on 2
+CPU cores): ML-100K 5-core cut to each user's 40 most recent interactions, N=20, d=32, one layer, a few epochs, two
+seeds; its numbers show the shape of the comparison, not the paper's values, and the report says so. BERT4Rec's
+cloze task sees one window per user, so at batch 512 an epoch is two or three steps: it gets smaller batches and
+more epochs to learn at all. Full: ML-1M (when its file is present or fetchable), N=200, d=128, 8 heads, 2 layers,
+up to 50 epochs with patience 4, three seeds, as the paper.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .config import TrainConfig
+
+ML100K_5CORE = {"name": "ml-100k", "options": {"user_k": 5, "item_k": 5}}
+REFERENCE = TrainConfig()  # RecBole-style SASRec on ML-100K, full ranking, objective "last", CE
+
+QUICK_DATA = {"name": "ml-100k", "options": {"user_k": 5, "item_k": 5, "max_history": 40}}
+FULL_DATA = {"name": "ml-1m", "options": {"user_k": 5, "item_k": 5, "max_history": 200}}
+QUICK = replace(REFERENCE, max_len=20, hidden=32, inner=64, layers=1, epochs=6, patience=2, last_path="auto")
+FULL = replace(REFERENCE, max_len=200, hidden=128, heads=8, inner=512, lr=1e-3, last_path="auto")
+# BERT4Rec learns from one window per user an epoch: it needs more, smaller steps than SASRec's per-prefix pairs
+BERT4REC_QUICK = {"batch_size": 64, "lr": 5e-3, "epochs": 30, "patience": 5}
+BERT4REC_FULL = {"batch_size": 128, "epochs": 200, "patience": 10}
+QUICK_SEEDS, FULL_SEEDS = (0, 1), (0, 1, 2)
+
+SASREC_ATTENTIONS = ("dot", "sdpa", "linrec_official", "linrec", "linrec_causal", "linear_elu", "performer",
+                     "efficient", "cosformer", "linformer")
+BERT4REC_ATTENTIONS = ("dot", "sdpa", "linrec_official", "linrec", "linear_elu", "efficient")
+ABLATIONS = tuple(f"linrec-{fmap}-{norm}" for fmap in ("elu", "relu", "elu1", "id") for norm in ("token", "none", "seq")
+                  if (fmap, norm) != ("elu", "token"))
+
+
+def reference_ml100k() -> list[tuple[dict, TrainConfig]]:
+    """SASRec with dot, linrec_official and linrec: 3 seeds at N=50, 1 seed at N=200, and sdpa once (exact:
+    it must match dot within seed noise); then the sanity floors: most-popular, and dot trained on shuffled
+    training sequences (which must do clearly worse than on the real order)."""
+    attentions = ("dot", "linrec_official", "linrec")
+    first = [replace(REFERENCE, attention=a, max_len=50, seed=0) for a in attentions]
+    first.append(replace(REFERENCE, attention="sdpa", max_len=50, seed=0))
+    more_seeds = [replace(REFERENCE, attention=a, max_len=50, seed=s) for s in (1, 2) for a in attentions]
+    long = [replace(REFERENCE, attention=a, max_len=200, seed=0) for a in attentions]
+    floors = [replace(REFERENCE, model="pop", attention="dot", max_len=50, seed=0),
+              replace(REFERENCE, attention="dot", max_len=50, seed=0, shuffle_train_order=True)]
+    return [(ML100K_5CORE, config) for config in first + floors + more_seeds + long]
+
+
+def accuracy(base: TrainConfig, data: dict, seeds, bert4rec: dict) -> list[tuple[dict, TrainConfig]]:
+    """SASRec and BERT4Rec (``base`` with the ``bert4rec`` overrides) with every attention, seed after seed (a grid
+    cut short still has every variant)."""
+    cells = []
+    for seed in seeds:
+        cells += [replace(base, attention=a, seed=seed) for a in SASREC_ATTENTIONS]
+        cells += [replace(base, model="bert4rec", objective="cloze", attention=a, seed=seed, **bert4rec)
+                  for a in BERT4REC_ATTENTIONS]
+    cells.append(replace(base, model="pop", attention="dot", seed=seeds[0]))
+    cells.append(replace(base, attention="dot", seed=seeds[0], shuffle_train_order=True))
+    return [(data, config) for config in cells]
+
+
+def sensitivity(base: TrainConfig, data: dict, lengths, hiddens, heads, layers) -> list[tuple[dict, TrainConfig]]:
+    """dot against linrec, one setting moved at a time around ``base`` (one seed)."""
+    cells = []
+    for attention in ("dot", "linrec"):
+        cells += [replace(base, attention=attention, max_len=n) for n in lengths]
+        cells += [replace(base, attention=attention, hidden=d, inner=2 * d) for d in hiddens]
+        cells += [replace(base, attention=attention, heads=h) for h in heads]
+        cells += [replace(base, attention=attention, layers=k) for k in layers]
+    return [(data, config) for config in dict.fromkeys(cells)]  # the base cell once
+
+
+def ablation(base: TrainConfig, data: dict, seeds) -> list[tuple[dict, TrainConfig]]:
+    """LinRec's feature map x normalisation against dot and the official form."""
+    names = ("dot", "linrec_official", "linrec", *ABLATIONS)
+    return [(data, replace(base, attention=a, seed=s)) for s in seeds for a in names]
+
+
+RUN_ALL_GRIDS = {
+    "quick-accuracy": lambda: accuracy(QUICK, QUICK_DATA, QUICK_SEEDS, BERT4REC_QUICK),
+    "quick-sensitivity": lambda: sensitivity(QUICK, QUICK_DATA, lengths=(10, 20, 40), hiddens=(16, 32, 64),
+                                             heads=(1, 2, 4), layers=(1, 2)),
+    "quick-ablation": lambda: ablation(QUICK, QUICK_DATA, QUICK_SEEDS),
+    "full-accuracy": lambda: accuracy(FULL, FULL_DATA, FULL_SEEDS, BERT4REC_FULL),
+    "full-sensitivity": lambda: sensitivity(FULL, FULL_DATA, lengths=(50, 100, 200, 400), hiddens=(32, 64, 128, 256),
+                                            heads=(2, 4, 8), layers=(1, 2, 3)),
+    "full-ablation": lambda: ablation(FULL, FULL_DATA, FULL_SEEDS),
+}
+GRIDS = {"reference-ml100k": reference_ml100k, **RUN_ALL_GRIDS}
