@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from bench.train.batches import (LeaveOneOut, evaluation_inputs, gather_windows, make_batch, ranges_to_index,
-                           training_windows)
+                                 training_windows)
 from tests.conftest import sequence_data
 
 SEQUENCES = [[1, 2, 3, 4, 5, 6, 7, 8, 9], [3, 1], [9, 8, 7], [4, 4, 2, 5, 7, 1]]

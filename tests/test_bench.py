@@ -9,8 +9,8 @@ import textwrap
 import pytest
 
 from bench.__main__ import main
-from bench.profile.memory import fresh_process_env
 from bench.perf.microbench import Cell, cell_rows, make_cells, ratio_table
+from bench.profile.memory import fresh_process_env
 from bench.results import append_rows, read_rows
 
 

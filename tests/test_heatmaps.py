@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from bench.__main__ import main
-from bench.train.batches import LeaveOneOut
 from bench.heatmaps import heatmap_rows, median_user
 from bench.results import read_rows
+from bench.train.batches import LeaveOneOut
 from reports.build import build_report
 from reports.figures_heatmaps import heatmaps_figure, read_heatmaps
 from tests.conftest import cyclic_data
@@ -34,6 +34,11 @@ def test_the_command_writes_one_matrix_per_trained_cell(trained, capsys):
     np.testing.assert_allclose(dot[:real, :real].sum(1), 1.0, rtol=1e-5)  # softmax rows over real keys
     assert np.allclose(np.triu(dot[:real, :real], 1), 0.0)  # SASRec with dot is causal: no future weight
     assert (linrec < 0).any()  # LinRec's implicit weights may be negative: not a softmax
+
+
+def test_rows_say_which_variants_are_softmax_from_the_registry(trained):
+    rows = {r["attention"]: r for r in heatmap_rows(trained)}
+    assert rows["dot"]["softmax"] is True and rows["linrec"]["softmax"] is False
 
 
 def test_the_same_user_and_a_bad_layer(trained):

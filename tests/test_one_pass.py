@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.train.batches import LeaveOneOut, make_batch, training_windows
 from bench.results import read_rows
 from bench.train import TrainConfig, train
+from bench.train.batches import LeaveOneOut, make_batch, training_windows
 from models.backbones import build_model
 from tests.conftest import cyclic_data, sequence_data
 

@@ -10,8 +10,8 @@ import pytest
 import bench.perf.checks as perf
 import bench.perf.cli as perf_cli
 from bench.__main__ import main
-from bench.perf.checks import Check, attention_cell, check_table, model_cell
 from bench.perf.breakdown import PARTS, breakdown_steps, time_breakdown
+from bench.perf.checks import Check, attention_cell, check_table, model_cell
 from bench.perf.training import SETTING, epoch_rows, throughput_table
 from bench.results import read_rows
 from tests.conftest import cyclic_data

@@ -6,9 +6,10 @@ import time
 import pytest
 import torch
 
-from bench.profile.memory import NvmlSampler
 from bench.profile.cells import ProfileCell
+from bench.profile.flops import attention_flops, attention_min_bytes
 from bench.profile.measure import MeasureOptions, failure, measure_cell, memory_here, run_child
+from bench.profile.memory import NvmlSampler
 from bench.profile.steps import build_step
 from bench.profile.timing import summarise, time_step
 from models.attention import AttentionUnavailable, AttentionUnsupported
@@ -175,3 +176,13 @@ def test_cuda_memory_columns():
     readings = memory_here(cuda_cell)
     assert readings["peak_memory"] > 2 * 4 * 1024 * 1024 * 4 / 2 ** 20  # at least one (B, H, T, T) fp32 tensor
     assert readings["reserved_memory"] >= 0 and readings["method"] == "cuda-allocator"
+
+
+def test_attention_time_rows_carry_their_flops_and_bytes_model_rows_none():
+    rows = measure_cell(cell("linrec", "fwdbwd", T=16, B=2), FAST)
+    expected = {"flops": attention_flops("linrec", "fwdbwd", 2, 16, 2, 8),
+                "min_bytes": attention_min_bytes("linrec", "fwdbwd", 2, 16, 2, 8, "float32")}
+    assert all({k: r[k] for k in expected} == expected for r in rows if r["metric"] == "time")
+    model_rows = measure_cell(cell("linrec", "fwd", level="model", model="sasrec"), FAST)
+    assert not any("flops" in r for r in model_rows)
+

@@ -131,3 +131,13 @@ def test_cpu_model_level_and_failed_rows_are_excluded():
 def test_missing_column_is_named():
     with pytest.raises(ValueError, match="'device_name'"):
         roofline_table(pd.DataFrame([_row()]).drop(columns="device_name"))
+
+
+def test_counts_recorded_by_the_profiler_are_used_as_they_are():
+    # a variant no longer registered still gets its floor: the row carries its own FLOPs and bytes
+    row = _row("retired_variant", 1024, value=0.01, flops=2e9, min_bytes=1e6)
+    table = roofline_table(pd.DataFrame([row]))
+    assert table.iloc[0]["note"] == "" and table.iloc[0]["flops"] == 2e9 and table.iloc[0]["bytes"] == 1e6
+    assert table.iloc[0]["floor_ms"] == pytest.approx(1e3 * max(2e9 / 989e12, 1e6 / 3.35e12))
+    assert list(table.columns).count("flops") == 1
+

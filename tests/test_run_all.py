@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-import bench.train.grids as grids
 import bench.run_all as run_all
+import bench.train.grids as grids
 from bench.__main__ import main
-from bench.train.grids import RUN_ALL_GRIDS
 from bench.results import read_rows
 from bench.train import TrainConfig
+from bench.train.grids import RUN_ALL_GRIDS
 from tests.test_train_cli import inter_file  # noqa: F401  (a fixture)
 
 TINY = TrainConfig(max_len=6, hidden=8, inner=16, layers=1, epochs=1, batch_size=128, last_path="auto")
@@ -84,3 +84,14 @@ def test_run_all_sh_explains_itself():
     assert done.returncode == 0, done.stderr
     for needed in ("--quick", "--full", "resumable", "heatmaps", "report"):
         assert needed in done.stdout
+
+
+def test_sweeps_are_options_and_the_scale_note_follows_the_grids():
+    assert run_all.as_arguments({"attention": ["dot", "linrec"], "tokens": 64, "no_memory": True, "batch": None,
+                                 "isolate": False}) == ["--attention", "dot", "linrec", "--tokens", "64", "--no-memory"]
+    note = run_all.scale_note("quick")
+    assert note.startswith("Quick profile: ML-100K 5-core") and f"N={grids.QUICK.max_len}," in note
+    assert f"{len(grids.QUICK_SEEDS)} seeds" in note and "up to T=2048" in note
+    assert run_all.stage_commands("data", "quick", None, None) == [
+        ["bench", "data", "--dataset", "ml-100k", "--user-k", "5", "--item-k", "5", "--max-history", "40"]]
+

@@ -1,10 +1,9 @@
 """``python -m bench train`` and ``train-grid`` end to end on a tiny RecBole .inter file the test writes."""
 import pytest
 
-from bench.train import grids
 from bench.__main__ import main
 from bench.results import read_rows, write_json
-from bench.train import TrainConfig
+from bench.train import TrainConfig, grids
 from tests.conftest import cyclic_data
 
 FAST = ["--max-len", "6", "--hidden", "8", "--inner", "16", "--layers", "1", "--epochs", "2", "--batch-size", "128",
