@@ -6,10 +6,10 @@ Usage:
     rows = heatmap_rows("results/my-run", user=None, layer=0, head=0)   # written to results/my-run/heatmaps.jsonl
 
 Each row: the cell's settings, the user (index among the split's users), the window's real length (positions at
-and after it are padding), the layer and head, ``softmax`` (the registry's word: the variant is exact softmax
-attention) and ``matrix``: T x T, row i = query position i. Softmax variants give attention weights (rows sum to 1
-over real keys); linear ones their implicit weights, which need not. The
-default user is the one whose test history is the median length, so the choice does not favour any variant.
+and after it are padding), the layer and head, ``softmax`` (whether the registry marks the variant exact, that is
+softmax attention) and ``matrix``: T x T, row i = query position i. Softmax variants give attention weights (rows
+sum to 1 over real keys); linear ones their implicit weights, which need not. The default user is the one whose
+test history is the median length, so the choice does not favour any variant.
 Cells need their checkpoint (``checkpoints/<cell>.pt``); a cell without one is skipped with a message.
 """
 from __future__ import annotations

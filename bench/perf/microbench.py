@@ -138,8 +138,8 @@ def add_microbench_command(commands) -> None:
                      help=f"attention names (default: {' '.join(DEFAULT_VARIANTS)})")
     cmd.add_argument("--lengths", nargs="+", type=positive_int, default=[200, 1024, 4096], metavar="T")
     cmd.add_argument("--tokens", type=positive_int, default=12800, help="token budget: B = tokens // T")
-    cmd.add_argument("--heads", type=positive_int, default=8)
-    cmd.add_argument("--head-dim", type=positive_int, default=16)
+    cmd.add_argument("--heads", type=positive_int, default=Cell.H)
+    cmd.add_argument("--head-dim", type=positive_int, default=Cell.D)
     cmd.add_argument("--repeats", type=positive_int, default=9, help="timed calls per cell (upper bound)")
     cmd.add_argument("--warmup", type=positive_int, default=2)
     cmd.add_argument("--max-seconds", type=positive_float, default=30.0,

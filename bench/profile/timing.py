@@ -66,43 +66,50 @@ def _cuda_calls_per_sample(step) -> int:
     return int(min(MAX_CALLS_PER_SAMPLE, max(1, math.ceil(MIN_SAMPLE_MS / max(once, 1e-6)))))
 
 
+def _sampler(step, device: str):
+    """(a no-argument callable giving one sample's ms per call, calls per sample) for ``step`` on ``device``."""
+    if torch.device(device).type == "cuda":
+        calls = _cuda_calls_per_sample(step)
+        return (lambda: cuda_sample_ms(step, calls)), calls
+    return (lambda: cpu_call_ms(step)), 1
+
+
+def _rounds(samplers, rounds: int, max_seconds: float, min_repeats: int, progress=None) -> list[list[float]]:
+    """The one timing loop: per round one sample of each step, a step skipped once its ``min_repeats`` samples
+    took more than ``max_seconds`` together (it keeps its n; the others go on)."""
+    times: list[list[float]] = [[] for _ in samplers]
+    for _ in range(rounds):
+        for (sample, calls), spent in zip(samplers, times):
+            if len(spent) >= min_repeats and sum(spent) * calls > max_seconds * 1e3:
+                continue
+            spent.append(sample())
+        if progress is not None:
+            progress.update(1)
+    return times
+
+
+def _warm_up(steps, warmup: int) -> None:
+    for step in steps:
+        for _ in range(warmup):
+            step()
+
+
 def time_step(step, device: str = "cpu", warmup: int = 2, repeats: int = 10, max_seconds: float = 20.0,
               min_repeats: int = 3) -> dict:
     """Usage: see module docstring. ``step`` is a no-argument callable that runs the work once."""
     if repeats < 1 or warmup < 0 or min_repeats < 1:
         raise ValueError(f"need repeats >= 1, warmup >= 0 and min_repeats >= 1, got {repeats}, {warmup}, {min_repeats}")
-    for _ in range(warmup):
-        step()
-    calls = 1
-    if torch.device(device).type == "cuda":
-        calls = _cuda_calls_per_sample(step)
-        sample = lambda: cuda_sample_ms(step, calls)  # noqa: E731
-    else:
-        sample = lambda: cpu_call_ms(step)  # noqa: E731
-    times: list[float] = []
-    while len(times) < repeats:
-        times.append(sample())
-        if len(times) >= min(min_repeats, repeats) and sum(times) * calls > max_seconds * 1e3:
-            break  # a slow cell stops here with its n; the statistics say how many samples they rest on
-    return {**summarise(times), "calls_per_sample": calls}
+    _warm_up([step], warmup)
+    sampler = _sampler(step, device)
+    (times,) = _rounds([sampler], repeats, max_seconds, min(min_repeats, repeats))
+    return {**summarise(times), "calls_per_sample": sampler[1]}
 
 
 def time_interleaved(steps, rounds: int, warmup: int = 2, device: str = "cpu", max_seconds: float = math.inf,
                      min_repeats: int = 3, progress=None) -> list[list[float]]:
-    """Usage: see module docstring -> per step, the milliseconds of its timed calls, in round order. A step whose
-    calls took more than ``max_seconds`` together once it has ``min_repeats`` is skipped in later rounds (its
-    list is shorter); with the default no step is skipped, so the lists pair up round by round. ``progress``
+    """Usage: see module docstring -> per step, the milliseconds per call of its samples, in round order. A step
+    whose samples took more than ``max_seconds`` together once it has ``min_repeats`` is skipped in later rounds
+    (its list is shorter); with the default no step is skipped, so the lists pair up round by round. ``progress``
     (a tqdm bar) advances once per round."""
-    for step in steps:
-        for _ in range(warmup):
-            step()
-    call_ms = cpu_call_ms if torch.device(device).type != "cuda" else cuda_sample_ms
-    times: list[list[float]] = [[] for _ in steps]
-    for _ in range(rounds):
-        for step, spent in zip(steps, times):
-            if len(spent) >= min_repeats and sum(spent) > max_seconds * 1e3:
-                continue  # a slow step keeps its n; the others go on
-            spent.append(call_ms(step))
-        if progress is not None:
-            progress.update(1)
-    return times
+    _warm_up(steps, warmup)
+    return _rounds([_sampler(step, device) for step in steps], rounds, max_seconds, min_repeats, progress)

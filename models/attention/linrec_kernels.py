@@ -1,4 +1,5 @@
-"""The elementwise passes of the LinRec fast paths, each fused into one kernel by torch.compile on CPU.
+"""What the LinRec fast paths share: their elementwise passes, each fused into one kernel by torch.compile on CPU,
+and the layout and precision helpers of both autograd Functions.
 
 Usage:
     x_hat, norm = features(x, mask, eps)            # (B, T, H, D) -> (B, H, L, D) features, (B, H, T, 1) norms
