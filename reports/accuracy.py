@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 from scipy import stats
 
 METRICS = ("hr@10", "ndcg@10", "mrr@10")
@@ -121,7 +122,8 @@ def _cell_text(row: pd.Series, style: str) -> str:
     if style == "latex":
         text = text.replace("±", r"$\pm$").replace("%", r"\%")
         return rf"\textbf{{{text}}}" if row["rank"] == 1 else rf"\underline{{{text}}}" if row["rank"] == 2 else text
-    return f"<b>{text}</b>" if row["rank"] == 1 else f"<u>{text}</u>" if row["rank"] == 2 else text
+    markup = "<b>{}</b>" if row["rank"] == 1 else "<u>{}</u>" if row["rank"] == 2 else "{}"
+    return Markup(markup).format(text)  # the text escaped first, then our own markup around it
 
 
 def accuracy_table(summary: pd.DataFrame, style: str = "html") -> pd.DataFrame:

@@ -27,7 +27,7 @@ def find_browser() -> str:
 
 
 def _run(args: list[str], output: Path, timeout: float) -> None:
-    flags = ["--headless", "--disable-gpu", "--hide-scrollbars", "--allow-file-access-from-files"]
+    flags = ["--headless", "--disable-gpu", "--hide-scrollbars"]  # no file access: the report embeds everything
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         flags.append("--no-sandbox")
     output.unlink(missing_ok=True)

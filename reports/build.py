@@ -21,6 +21,7 @@ from pathlib import Path
 
 import jinja2
 import pandas as pd
+from markupsafe import Markup, escape
 
 from bench.results import load_runs, read_json
 
@@ -58,7 +59,7 @@ class Outputs:
         numbers.to_csv(csv, index=False)
         tex.write_text(latex.to_latex(caption=caption, label=f"tab:{name}"), encoding="utf-8")
         self.files += [csv, tex]
-        return {"kind": "table", "title": title, "html": html_table.to_html(escape=False, na_rep="-"),
+        return {"kind": "table", "title": title, "html": html_of(html_table),
                 "caption": caption, "notes": list(notes)}
 
     def figure(self, name: str, title: str, figure, caption: str) -> dict:
@@ -73,6 +74,21 @@ class Outputs:
         self.files += [png, svg]
         return {"kind": "figure", "title": title, "png": base64.b64encode(buffer.getvalue()).decode("ascii"),
                 "caption": caption}
+
+
+def _escaped(value):
+    """A table value or label as HTML: markup built here (Markup) as it is, any other text escaped."""
+    return value if isinstance(value, Markup) or not isinstance(value, str) else escape(value)
+
+
+def html_of(table: pd.DataFrame) -> str:
+    """Usage: html_of(table) -> the table as HTML. Every label and value that comes from data or results is
+    escaped, so markup in a dataset name or a row's field shows as text; only Markup values (bold, underline
+    built around escaped text) pass as markup."""
+    safe = table.map(_escaped).rename(index=_escaped, columns=_escaped)
+    safe.index.names = [_escaped(n) for n in safe.index.names]
+    safe.columns.names = [_escaped(n) for n in safe.columns.names]
+    return safe.to_html(escape=False, na_rep="-")
 
 
 def training_runs(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:

@@ -155,3 +155,30 @@ def test_provenance_lists_every_cell_that_did_not_finish_or_measure(runs, tmp_pa
     assert "dot fwdbwd T=1024 B=4" in failed and "cap" in failed  # profiling, named by its settings, its reason
     clean = build_report([runs[0]], tmp_path / "clean")["html"].read_text()
     assert "<p>None.</p>" in clean[clean.index("Cells that did not finish or measure"):]
+
+
+def test_markup_from_data_is_escaped_and_only_our_own_markup_remains(tmp_path):
+    evil = "<img src=x onerror=alert(1)>"
+    rows = train_rows().assign(dataset=evil)
+    rows.loc[rows["attention"] == "sdpa", "attention"] = "<script>alert(2)</script>"
+    run = run_folder(tmp_path / "evil-run", rows, "train")
+    html = build_report([run], tmp_path / "out")["html"].read_text()
+    assert "<img src=x" not in html and "<script>alert" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;script&gt;alert(2)&lt;/script&gt;" in html
+    assert "<b>0.0657" in html  # the best value is still bold: markup built around escaped text
+
+
+def test_the_pdf_printer_gets_no_file_access(monkeypatch, tmp_path):
+    import reports.browser as browser
+
+    seen = {}
+
+    def fake_run(command, **kwargs):
+        seen["command"] = command
+        (tmp_path / "out.pdf").write_bytes(b"%PDF")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(browser, "find_browser", lambda: "chromium")
+    monkeypatch.setattr(browser.subprocess, "run", fake_run)
+    browser.html_to_pdf(tmp_path / "report.html", tmp_path / "out.pdf")
+    assert not any("file-access" in flag for flag in seen["command"])
