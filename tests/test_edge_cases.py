@@ -157,3 +157,15 @@ def test_outputs_stay_on_the_input_device(device):
     for name in runnable(device):
         q, k, v = make_qkv(dtype=torch.float32, device=device)
         assert build(name, device)(q, k, v).device.type == device
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_the_implicit_matrix_checks_its_inputs_like_the_forward(name):
+    attn = build(name)
+    q, k, _ = make_qkv(T=5)
+    with pytest.raises(AttentionInputError, match="floating dtype"):
+        attn.matrix(q.long(), k.long())
+    with pytest.raises(AttentionInputError, match="bool tensor"):
+        attn.matrix(q, k, key_padding_mask=torch.zeros(q.shape[:2]))
+    with pytest.raises(AttentionInputError, match="same"):
+        attn.matrix(q, k[:, :3])

@@ -64,6 +64,11 @@ def check_inputs(name: str, q, k, v, key_padding_mask=None) -> None:
         raise AttentionInputError(f"{name}: key_padding_mask is on {key_padding_mask.device}, q on {q.device}")
 
 
+def check_matrix_inputs(name: str, q, k, key_padding_mask=None) -> None:
+    """Usage: check_matrix_inputs(name, q, k, mask): the checks of check_inputs for ``matrix(q, k)``."""
+    check_inputs(name, q, k, k, key_padding_mask)
+
+
 def check_positive_int(name: str, label: str, value) -> None:
     """Usage: check_positive_int("linformer", "max_len", 200). Raises AttentionInputError for a bool, a non-int
     or a value below 1."""

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .contract import (AttentionUnsupported, check_inputs, check_positive_int, refuse_causal, zero_padded_queries,
-                       zero_padded_rows)
+from .contract import (AttentionUnsupported, check_inputs, check_matrix_inputs, check_positive_int, refuse_causal,
+                       zero_padded_queries, zero_padded_rows)
 from .registry import register_module
 
 
@@ -52,6 +52,7 @@ class Linformer(nn.Module):
 
     def matrix(self, q, k, *, causal: bool = False, key_padding_mask=None):
         """Usage: attn.matrix(q, k) -> (B, H, T, T) = softmax(Q K'^T / sqrt(D)) F[:, :T], padded columns zero."""
+        check_matrix_inputs("linformer", q, k, key_padding_mask)
         probs = self._probabilities(q, k, causal, key_padding_mask)
         value_proj = self.value_proj[:, :q.shape[1]].to(q.dtype).expand(q.shape[0], -1, -1)  # (B, P, T)
         if key_padding_mask is not None:

@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .contract import AttentionInputError
+from .contract import AttentionInputError, check_matrix_inputs
 
 # Options a backbone passes to every variant; a variant that does not need one simply does not receive it.
 CONTEXT_OPTIONS = ("head_dim", "max_len", "seed")
@@ -60,6 +60,7 @@ class FunctionAttention(nn.Module):
         return self._forward_fn(q, k, v, causal=causal, key_padding_mask=key_padding_mask)
 
     def matrix(self, q, k, *, causal: bool = False, key_padding_mask=None):
+        check_matrix_inputs(self.spec.name, q, k, key_padding_mask)
         return self._matrix_fn(q, k, causal=causal, key_padding_mask=key_padding_mask)
 
     def extra_repr(self) -> str:
