@@ -21,6 +21,9 @@ import warnings
 from pathlib import Path
 
 SCHEMA_VERSION = 1
+# Every measured row has these; load_runs gives each its column even when no row of a run has it (a run whose
+# cells all failed has no value, stat or unit), so readers never meet a missing column.
+ROW_COLUMNS = ("bench", "metric", "stat", "value", "unit", "status", "message")
 
 
 def new_run_dir(root: str | Path, kind: str) -> Path:
@@ -63,12 +66,24 @@ def write_json(path: Path, data: dict) -> None:
         handle.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def read_json(path: Path) -> dict:
-    """Usage: read_json(run_dir / "config.json") -> dict; a corrupt file is a one-line error naming it."""
+def read_text(path: Path) -> str:
+    """Usage: read_text(path) -> the file as UTF-8 text; other bytes are a one-line ValueError naming the file."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+
+def read_json(path: Path) -> dict:
+    """Usage: read_json(run_dir / "config.json") -> dict; a corrupt file, or JSON that is not an object, is a
+    one-line error naming it."""
+    try:
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
 
 
 def _jsonl(rows: list[dict]) -> str:
@@ -77,11 +92,33 @@ def _jsonl(rows: list[dict]) -> str:
 
 
 def append_rows(path: Path, rows: list[dict]) -> None:
-    """Usage: append_rows(run_dir / "rows.jsonl", rows). Each row gets the schema version; one write per call."""
+    """Usage: append_rows(run_dir / "rows.jsonl", rows). Each row gets the schema version; one write per call.
+    A last line cut short by a kill is dropped first (with a warning), so the new rows never glue onto it."""
+    _end_with_a_whole_line(Path(path))
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(_jsonl(rows))
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _end_with_a_whole_line(path: Path) -> None:
+    """A file whose last byte is not a newline ends in a torn row (dropped) or a whole row missing its newline
+    (ended)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return
+        data = path.read_bytes()
+        start = data.rfind(b"\n") + 1
+        try:
+            json.loads(data[start:])
+        except ValueError:
+            warnings.warn(f"{path}: dropped a torn last line ({len(data) - start} bytes)", stacklevel=3)
+            handle.truncate(start)
+        else:
+            handle.write(b"\n")
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
@@ -93,12 +130,16 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 def read_rows(path: Path) -> list[dict]:
     """Usage: read_rows(run_dir / "rows.jsonl") -> rows; unreadable (torn) lines are skipped with a warning."""
     rows = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
+            row = None
+        if isinstance(row, dict):
+            rows.append(row)
+        else:
             warnings.warn(f"{path}:{number}: skipped an incomplete or corrupt row", stacklevel=2)
     return rows
 
@@ -113,7 +154,7 @@ def repair_rows(path: Path) -> set[str]:
     path = Path(path)
     if not path.exists():
         return set()
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [line for line in read_text(path).splitlines() if line.strip()]
     rows = read_rows(path)
     counts: dict[str, int] = {}
     announced: dict[str, set] = {}
@@ -145,6 +186,7 @@ def load_runs(*run_dirs: str | Path, bench: str | None = None):
             raise FileNotFoundError(f"{run_dir}: no rows.jsonl (not a results run folder)")
         rows += [{"run_id": Path(run_dir).name, **row} for row in read_rows(path)]
     frame = pd.DataFrame(rows)
+    frame = frame.assign(**{column: None for column in ROW_COLUMNS if column not in frame})
     if bench is not None and not frame.empty:
-        frame = frame[frame.get("bench") == bench].reset_index(drop=True)
+        frame = frame[frame["bench"] == bench].reset_index(drop=True)
     return frame

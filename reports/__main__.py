@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .build import build_report
+from .build import NothingToReport, build_report
 
 
 def main(argv=None) -> int:
@@ -29,6 +29,9 @@ def main(argv=None) -> int:
     try:
         paths = build_report(args.runs, args.out, title=args.title, pdf=args.pdf, scale_note=args.scale_note,
                              compare=args.compare)
+    except NothingToReport as err:  # not bad input: there is nothing to show
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

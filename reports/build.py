@@ -39,6 +39,10 @@ from .figures_sensitivity import SETTINGS, sensitivity_figure
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+class NothingToReport(ValueError):
+    """The run folders hold no row at all: a report of them would be empty."""
+
+
 def slug(text: str) -> str:
     """Usage: slug("attention, fwdbwd, float32") -> "attention-fwdbwd-float32": a file-name-safe label."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80]
@@ -259,9 +263,12 @@ def build_report(run_dirs, out_dir, title: str = "LinRec-Bench report", scale_no
                  pdf: bool = False, compare=()) -> dict:
     """Usage: see module docstring. ``pdf=True`` also prints report.pdf from the HTML (headless Chromium, see
     reports/browser.py); ``compare`` run folders add a section matching their cells with these runs' cells. A
-    missing run folder is a one-line error naming it."""
+    missing run folder is a one-line error naming it; run folders without a single row raise NothingToReport."""
     runs, others = [Path(r) for r in run_dirs], [Path(r) for r in compare]
     frame = load_runs(*runs)
+    if frame.empty:
+        raise NothingToReport(f"{', '.join(map(str, runs))}: no rows to report (nothing measured or trained yet, "
+                              f"or every line unreadable)")
     out = Outputs(Path(out_dir))
     sections = [accuracy_section(frame, out), sensitivity_section(frame, out), *efficiency_sections(frame, out),
                 heatmaps_section(runs, out), curves_section(frame, out)]

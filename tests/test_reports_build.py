@@ -3,6 +3,7 @@ partial runs, failed cells, a missing folder."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import re
@@ -51,12 +52,25 @@ def test_a_report_holds_every_section_with_embedded_images(runs, tmp_path):
     assert any(n.endswith(".svg") for n in names) and all(p.stat().st_size > 0 for p in paths["files"])
 
 
-def test_a_run_without_rows_gives_empty_sections_not_an_error(tmp_path):
+@pytest.mark.parametrize("text", ["", "garbage\n42\n"], ids=["empty", "garbage"])
+def test_a_run_without_a_single_row_is_one_line_and_exit_1(tmp_path, capsys, text):
     empty = tmp_path / "empty"
     empty.mkdir()
-    (empty / "rows.jsonl").write_text("")
-    html = build_report([empty], tmp_path / "out")["html"].read_text()
-    assert html.count("No rows of this kind in these runs.") >= 3
+    (empty / "rows.jsonl").write_text(text)
+    with pytest.warns(UserWarning) if text else contextlib.nullcontext():
+        assert main(["build", str(empty), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "no rows to report" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_a_profile_run_whose_cells_all_failed_reports_them(tmp_path):
+    rows = profile_rows()
+    failed = rows.drop(columns=["value", "stat"], errors="ignore").assign(status="oom", message="cap 20 MiB").drop_duplicates(
+        ["variant", "T", "metric"])
+    run = run_folder(tmp_path / "all-failed", failed, "profile")
+    html = build_report([run], tmp_path / "out")["html"].read_text()
+    assert "oom [1]" in html and "cap 20 MiB" in html
 
 
 def test_the_command_builds_and_a_missing_folder_is_one_line(runs, tmp_path, capsys):

@@ -38,3 +38,46 @@ def test_write_rows_replaces_what_append_rows_added(tmp_path):
     assert read_rows(path) == [{"schema": 1, "value": 3}]
     write_rows(path, [])
     assert path.read_text() == ""
+
+
+def test_an_append_after_a_torn_last_line_drops_it_and_loses_nothing_new(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    append_rows(path, [{"value": 1}])
+    with open(path, "a") as handle:
+        handle.write('{"value": 2, "unit"')  # killed mid-write
+    with pytest.warns(UserWarning, match="dropped a torn last line"):
+        append_rows(path, [{"value": 3}, {"value": 4}])
+    assert [r["value"] for r in read_rows(path)] == [1, 3, 4]
+
+
+def test_an_append_after_a_whole_row_without_its_newline_keeps_both(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"value": 1}\n{"value": 2}')
+    append_rows(path, [{"value": 3}])
+    assert [r["value"] for r in read_rows(path)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("text, message", [
+    pytest.param("[1, 2]", "expected a JSON object, found list", id="a-list"),
+    pytest.param("42", "expected a JSON object, found int", id="a-number"),
+    pytest.param("{nope", "not valid JSON", id="garbage"),
+])
+def test_a_json_file_of_the_wrong_shape_is_one_line_naming_it(tmp_path, text, message):
+    from bench.results import read_json
+
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as info:
+        read_json(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_rows_that_are_not_objects_are_skipped_and_bytes_that_are_not_utf8_named(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"value": 1}\n42\n["x"]\n')
+    with pytest.warns(UserWarning) as caught:
+        assert read_rows(path) == [{"value": 1}]
+    assert [str(w.message).split("rows.jsonl")[1][:2] for w in caught] == [":2", ":3"]
+    path.write_bytes(b'{"value": 1}\n\xff\xfe\n')
+    with pytest.raises(ValueError, match="rows.jsonl: not UTF-8 text"):
+        read_rows(path)

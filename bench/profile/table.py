@@ -62,9 +62,6 @@ def print_run_table(run_dir) -> None:
     if frame.empty:
         print("no rows yet")
         return
-    for column in ("value", "stat", "message", "unit"):  # absent when every cell so far failed
-        if column not in frame:
-            frame[column] = None
     frame = frame.assign(model=frame["model"].fillna("-"))
     with pd.option_context("display.width", 220, "display.max_columns", None, "display.max_rows", None):
         for key, block in frame.groupby(BLOCK_KEYS, sort=False):
