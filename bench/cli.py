@@ -7,6 +7,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def int_at_least(text: str, minimum: int, expected: str) -> int:
@@ -30,15 +31,26 @@ def non_negative_int(text: str) -> int:
     return int_at_least(text, 0, "a non-negative integer")
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0, with a one-line error otherwise."""
+def float_at_least(text: str, minimum: float, expected: str, strict: bool = False) -> float:
+    """Usage: float_at_least("0.5", 0, "a positive number", strict=True) -> 0.5; inf, nan and anything below
+    ``minimum`` (or equal to it, ``strict``) raise a one-line ArgumentTypeError."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0, with a one-line error otherwise."""
+    return float_at_least(text, 0.0, "a positive finite number", strict=True)
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0, with a one-line error otherwise."""
+    return float_at_least(text, 0.0, "a finite number >= 0")
 
 
 def add_list_command(commands) -> None:
@@ -52,6 +64,9 @@ def run_list(args) -> int:
 
     from models.attention import list_attentions
 
+    from .environment import check_device
+
+    check_device(args.device, present=False)  # listing what CUDA could run needs no GPU
     table = pd.DataFrame(list_attentions(args.device)).set_index("name")
     with pd.option_context("display.width", 200, "display.max_colwidth", 110, "display.max_rows", None):
         print(table[["causal", "padding", "exact", "ignores_masks", "devices", "options"]].to_string())

@@ -4,6 +4,7 @@ Usage:
     write_json(run_dir / "env.json", environment())
     device_name("cpu") -> the CPU model; device_name("cuda") -> the GPU's name
     COMMAND_LINE[:] = argv     # python -m bench sets it, so env.json records the command that made a run
+    check_device("cuda")       # one-line ValueError for an unknown device, or CUDA where torch sees no GPU
 """
 from __future__ import annotations
 
@@ -20,7 +21,17 @@ import torch
 
 from models.attention.linrec_kernels import kernel_path
 
+DEVICES = ("cpu", "cuda")
 COMMAND_LINE: list[str] = []  # set by python -m bench for the command it runs (run_all runs several in-process)
+
+
+def check_device(device: str, present: bool = True) -> None:
+    """Usage: check_device("cuda"). One-line ValueError for a device other than cpu or cuda, and (``present``) for
+    CUDA where torch sees no GPU."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
+    if present and device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but torch sees no CUDA device here (use --device cpu)")
 
 
 def device_name(device: str) -> str:

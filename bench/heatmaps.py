@@ -10,7 +10,8 @@ and after it are padding), the layer and head, ``softmax`` (whether the registry
 softmax attention) and ``matrix``: T x T, row i = query position i. Softmax variants give attention weights (rows
 sum to 1 over real keys); linear ones their implicit weights, which need not. The default user is the one whose
 test history is the median length, so the choice does not favour any variant.
-Cells need their checkpoint (``checkpoints/<cell>.pt``); a cell without one is skipped with a message.
+Cells need their checkpoint (``checkpoints/<cell>.pt``); a cell without a readable one is skipped with a
+message.
 """
 from __future__ import annotations
 
@@ -51,11 +52,11 @@ def median_user(split: LeaveOneOut, history_len: int) -> int:
     return int(order[len(order) // 2])
 
 
-def cell_matrix(config: TrainConfig, checkpoint: Path, split: LeaveOneOut, user: int, layer: int, head: int):
+def cell_matrix(config: TrainConfig, weights: dict, split: LeaveOneOut, user: int, layer: int, head: int):
     """Usage: matrix, length = cell_matrix(...) -> (T, T) tensor of the cell's layer/head for the user's test window
     (BERT4Rec: with its [MASK] slot after the window, as it predicts) and the number of real positions."""
     model = model_for_config(config, split.num_items)
-    model.load_state_dict(torch.load(checkpoint, weights_only=True))
+    model.load_state_dict(weights)
     model.eval()
     if not 0 <= layer < config.layers or not 0 <= head < config.heads:
         raise ValueError(f"layer {layer} / head {head} out of range: the model has {config.layers} layers and "
@@ -84,6 +85,11 @@ def heatmap_rows(run_dir, user: int | None = None, layer: int = 0, head: int = 0
         if not checkpoint.exists():
             print(f"{cell}: no checkpoint, skipped")
             continue
+        try:
+            weights = torch.load(checkpoint, weights_only=True)
+        except Exception as err:  # a truncated or foreign file: this cell has no matrix, the others still do
+            print(f"{cell}: checkpoint {checkpoint} unreadable ({type(err).__name__}), skipped")
+            continue
         key = json.dumps(dataset, sort_keys=True)
         if key not in loaded:
             loaded[key] = load_dataset(dataset["name"], data_dir=data_dir, **dataset.get("options", {}))
@@ -91,7 +97,7 @@ def heatmap_rows(run_dir, user: int | None = None, layer: int = 0, head: int = 0
         chosen = median_user(split, config.max_len) if user is None else user
         if not 0 <= chosen < split.num_users:
             raise ValueError(f"user {chosen} out of range: the split has {split.num_users} users")
-        matrix, real = cell_matrix(config, checkpoint, split, chosen, layer, head)
+        matrix, real = cell_matrix(config, weights, split, chosen, layer, head)
         rows.append({"bench": "heatmap", "run_id": run_dir.name, "cell": cell, "model": config.model,
                      "attention": config.attention, "softmax": get_spec(config.attention).exact,
                      "max_len": config.max_len, "seed": config.seed,

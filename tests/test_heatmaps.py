@@ -56,6 +56,13 @@ def test_a_cell_without_its_checkpoint_is_skipped(trained, capsys):
     assert [r["attention"] for r in rows] == ["linrec"] and "no checkpoint, skipped" in capsys.readouterr().out
 
 
+def test_a_cell_with_a_truncated_checkpoint_is_skipped(trained, capsys):
+    checkpoint = next((trained / "checkpoints").glob("*-dot-*.pt"))
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])  # cut short
+    rows = heatmap_rows(trained)
+    assert [r["attention"] for r in rows] == ["linrec"] and "unreadable" in capsys.readouterr().out
+
+
 def test_a_run_without_training_is_one_line(tmp_path, capsys):
     (tmp_path / "rows.jsonl").write_text("")
     assert main(["heatmaps", str(tmp_path)]) == 2

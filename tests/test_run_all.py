@@ -95,3 +95,13 @@ def test_sweeps_are_options_and_the_scale_note_follows_the_grids():
     assert run_all.stage_commands("data", "quick", None, None) == [
         ["bench", "data", "--dataset", "ml-100k", "--user-k", "5", "--item-k", "5", "--max-history", "40"]]
 
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_each_sensitivity_sweep_passes_through_its_base_cell(profile):
+    base = {"quick": grids.QUICK, "full": grids.FULL}[profile]
+    cells = [config for _, config in RUN_ALL_GRIDS[f"{profile}-sensitivity"]()]
+    for attention in ("dot", "linrec"):
+        assert cells.count(TrainConfig(**{**base.__dict__, "attention": attention})) == 1
+        swept = [c for c in cells if c.attention == attention and c.hidden != base.hidden]
+        assert {c.inner * base.hidden for c in swept} == {base.inner * c.hidden for c in swept}  # the base ratio

@@ -113,3 +113,17 @@ def test_dataset_labels_name_the_preprocessing():
     assert dataset_label(type(data)(**{**data.__dict__, "preprocessing": {"user_k": 5, "item_k": 5}})) == "cyclic-5core"
     small, other = make_synthetic(num_users=3, seed=0), make_synthetic(num_users=3, seed=1)
     assert dataset_label(small).startswith("synthetic-") and dataset_label(small) != dataset_label(other)
+
+
+@pytest.mark.parametrize("lengths, model, message", [
+    pytest.param(3, "sasrec", "no training pairs", id="three-items-each"),
+    pytest.param(2, "sasrec", "no user has 3 or more interactions", id="two-items-each"),
+    pytest.param(2, "pop", "no user has 3 or more interactions", id="two-items-each-pop"),
+])
+def test_data_with_nothing_to_learn_is_one_line_before_training(tmp_path, lengths, model, message):
+    from tests.conftest import sequence_data
+
+    data = sequence_data([[1 + (u + i) % 5 for i in range(lengths)] for u in range(8)], num_items=5)
+    with pytest.raises(ValueError, match=message) as info:
+        run(tmp_path, data, model=model)
+    assert "\n" not in str(info.value) and not (tmp_path / "rows.jsonl").exists()

@@ -49,8 +49,10 @@ def test_bad_settings_are_one_line_errors(inter_file, tmp_path, capsys, extra, m
     assert message in err and len(err.splitlines()) == 1
 
 
-@pytest.mark.parametrize("extra", [["--dropout", "1.5"], ["--epochs", "0"], ["--lr", "-1"], ["--protocol", "pop5"]],
-                         ids=["dropout", "epochs", "lr", "protocol"])
+@pytest.mark.parametrize("extra", [["--dropout", "1.5"], ["--epochs", "0"], ["--lr", "-1"], ["--protocol", "pop5"],
+                                   ["--lr", "inf"], ["--lr", "nan"], ["--weight-decay", "inf"],
+                                   ["--weight-decay", "-1"]],
+                         ids=["dropout", "epochs", "lr", "protocol", "lr-inf", "lr-nan", "decay-inf", "decay-negative"])
 def test_bad_numbers_are_refused_by_the_parser(inter_file, tmp_path, extra):
     with pytest.raises(SystemExit) as exit_info:
         main(train_args(inter_file, tmp_path / "run", *extra))
@@ -89,3 +91,28 @@ def test_a_failing_cell_does_not_stop_the_grid(inter_file, tmp_path, monkeypatch
     out = capsys.readouterr().out
     assert "failed: attention 'xformers' cannot run on cpu" in out and "1 cells failed" in out
     assert [r["attention"] for r in read_rows(run_dir / "rows.jsonl") if r["metric"] == "status"] == ["dot"]
+
+
+@pytest.mark.parametrize("device, message", [
+    pytest.param("tpu", "unknown device 'tpu'", id="unknown"),
+    pytest.param("cuda", "no CUDA device", id="cuda-without-gpu"),
+])
+def test_a_device_that_cannot_run_is_one_line_and_writes_nothing(inter_file, tmp_path, capsys, device, message):
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert main(train_args(inter_file, tmp_path / "run", "--device", device)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and not (tmp_path / "run").exists()
+    assert main(["list", "--device", "tpu"]) == 2
+    assert "unknown device 'tpu'" in capsys.readouterr().err
+
+
+def test_weights_that_diverge_end_the_cell_as_diverged(inter_file, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(train_args(inter_file, run_dir, "--lr", "1e30", "--batch-size", "4096")) == 1
+    status = [r for r in read_rows(run_dir / "rows.jsonl") if r["metric"] == "status"]
+    assert [r["status"] for r in status] == ["diverged"] and "NaN" in status[0]["message"]
+    assert "training diverged" in capsys.readouterr().err
+

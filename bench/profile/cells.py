@@ -22,6 +22,8 @@ import torch
 from models.attention import get_spec
 from models.backbones.sasrec import resolve_causal
 
+from ..environment import check_device
+
 LEVELS = ("attention", "model")
 MODES = ("fwd", "fwdbwd", "infer")
 CAUSAL_CHOICES = ("auto", "off", "on", "both")
@@ -126,14 +128,6 @@ def dtype_problem(device: str, dtype: str) -> str | None:
     except (RuntimeError, TypeError) as err:
         return str(err).strip().splitlines()[0]
     return None
-
-
-def check_device(device: str) -> None:
-    """Usage: check_device("cuda"). One-line ValueError for an unknown device or CUDA without a GPU."""
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {device!r}; valid: cpu, cuda")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but torch sees no CUDA device here (use --device cpu)")
 
 
 def check_grid(spec: GridSpec) -> None:

@@ -12,9 +12,9 @@ import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from ..cli import positive_float, positive_int
+from ..cli import non_negative_float, positive_float, positive_int
 from ..data.cli import add_dataset_arguments, dataset_from_args
-from ..environment import environment
+from ..environment import check_device, environment
 from ..results import new_run_dir, read_json, write_json
 from .config import DEFAULT_OBJECTIVE, LAST_PATHS, LOSSES, TrainConfig, dataset_label
 from .log import finished_cells
@@ -63,7 +63,7 @@ def add_model_arguments(cmd) -> None:
     cmd.add_argument("--epochs", type=positive_int, default=d.epochs)
     cmd.add_argument("--batch-size", type=positive_int, default=d.batch_size)
     cmd.add_argument("--lr", type=positive_float, default=d.lr)
-    cmd.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    cmd.add_argument("--weight-decay", type=non_negative_float, default=d.weight_decay)
     cmd.add_argument("--patience", type=positive_int, default=d.patience,
                      help="epochs without a better valid NDCG@10")
     cmd.add_argument("--seed", type=int, default=d.seed, help="seed of initialisation, order, dropout and negatives")
@@ -134,6 +134,7 @@ def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: 
 
 def run_train(args) -> int:
     config = config_from_args(args)
+    check_device(config.device)  # before the data loads or a run folder is made
     data = dataset_from_args(args)
     run_dir = claim_run_dir(args.run_dir)
     summary = run_cell(run_dir, config, data, args.dataset_options, not args.no_progress, environment())

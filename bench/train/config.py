@@ -101,6 +101,19 @@ def check_config(config: TrainConfig, model) -> None:
                          f"(use --last-path auto or per-prefix)")
 
 
+def check_split(config: TrainConfig, split, dataset: str) -> None:
+    """Usage: check_split(config, split, "ml-100k-5core"). One-line errors for data that leave nothing to learn
+    from or evaluate: no user with a training item and both targets, or (objectives last and all) no training
+    sequence of two items, that is no (prefix, next item) pair."""
+    if split.num_users == 0:
+        raise ValueError(f"{dataset}: no user has 3 or more interactions ({split.dropped_users} users dropped): "
+                         f"leave-one-out needs a training item, a validation and a test target per user")
+    pairs = int((split.train_lengths - 1).clamp(min=0).sum())
+    if config.model != "pop" and config.objective in ("last", "all") and pairs == 0:
+        raise ValueError(f"{dataset}: no training pairs: every user has at most 3 interactions, so no training "
+                         f"sequence holds a (prefix, next item) pair")
+
+
 def one_pass_eligible(config: TrainConfig, model) -> bool:
     """Usage: one_pass_eligible(config, model) -> whether one pass per sequence gives every prefix's pairs."""
     return config.objective == "last" and config.model == "sasrec" and model.causal and model.mask_respected

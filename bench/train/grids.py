@@ -67,11 +67,12 @@ def accuracy(base: TrainConfig, data: dict, seeds, bert4rec: dict) -> list[tuple
 
 
 def sensitivity(base: TrainConfig, data: dict, lengths, hiddens, heads, layers) -> list[tuple[dict, TrainConfig]]:
-    """dot against linrec, one setting moved at a time around ``base`` (one seed)."""
+    """dot against linrec, one setting moved at a time around ``base`` (one seed). The feed-forward keeps the base
+    cell's inner / hidden ratio as d moves, so the sweep's point at the base d is the base cell."""
     cells = []
     for attention in ("dot", "linrec"):
         cells += [replace(base, attention=attention, max_len=n) for n in lengths]
-        cells += [replace(base, attention=attention, hidden=d, inner=2 * d) for d in hiddens]
+        cells += [replace(base, attention=attention, hidden=d, inner=base.inner * d // base.hidden) for d in hiddens]
         cells += [replace(base, attention=attention, heads=h) for h in heads]
         cells += [replace(base, attention=attention, layers=k) for k in layers]
     return [(data, config) for config in dict.fromkeys(cells)]  # the base cell once

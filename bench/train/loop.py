@@ -29,11 +29,14 @@ from tqdm import tqdm
 
 from models.backbones import build_model
 
+from ..environment import check_device
+
 from .batches import LeaveOneOut, batch_order, make_batch, training_windows
-from .config import TrainConfig, check_config, dataset_label, training_path
+from .config import TrainConfig, check_config, check_split, dataset_label, training_path
 from .evaluate import evaluate
 from .log import CellLog, log_epoch
-from .resume import load_resume, remove_resume, restore, resume_path, save_resume
+from .metrics import NonFiniteScores
+from .resume import load_resume, remove_resume, restore, resume_path, save_atomically, save_resume
 
 
 class TrainingDiverged(RuntimeError):
@@ -98,8 +101,10 @@ def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None
     """Usage: see the module docstring. Returns {"cell", "status", "best_epoch", "test": {metric: value}, ...}.
     ``dataset`` labels the rows (default: dataset_label(data), e.g. "ml-100k-5core")."""
     dataset = dataset or dataset_label(data)
+    check_device(config.device)  # before any tensor moves there
     torch.manual_seed(config.seed)
     split = LeaveOneOut.from_data(data, config.seed if config.shuffle_train_order else None)
+    check_split(config, split, dataset)
     model = model_for_config(config, split.num_items)
     check_config(config, model)
     cell = config.cell_id(dataset)
@@ -118,7 +123,7 @@ def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None
     if config.model == "pop":
         model.fit(split.train_items())
         best_epoch, epochs_run, status, message = 0, 0, "finished", ""
-        torch.save(model.state_dict(), checkpoint)
+        save_atomically(model.state_dict(), checkpoint)
     else:
         best_epoch, epochs_run, status, message = fit(model, split, config, log, evaluation, checkpoint, progress,
                                                       state)
@@ -147,7 +152,7 @@ def fit(model, split, config, log, evaluation, checkpoint, progress, state: dict
         restore(state, model, optimizer, generator)
         progress_state = {key: state[key] for key in progress_state}
         best_state, first = state["best_model"], state["epoch"] + 1
-        torch.save(best_state, checkpoint)
+        save_atomically(best_state, checkpoint)
         log.add(split="train", epoch=state["epoch"], metric="resumed", value=state["epoch"])
         tqdm.write(f"resuming after epoch {state['epoch']}", file=sys.stdout)
         if progress_state["stopped"]:
@@ -159,13 +164,17 @@ def fit(model, split, config, log, evaluation, checkpoint, progress, state: dict
             log.add(split="train", epoch=epoch, metric="diverged", value=1)
             return progress_state["best_epoch"], epoch, "diverged", f"{err} of epoch {epoch}"
         tick = time.perf_counter()
-        valid = evaluate(model, split, "valid", **evaluation)
+        try:
+            valid = evaluate(model, split, "valid", **evaluation)
+        except NonFiniteScores as err:  # the loss stayed finite, the weights did not
+            log.add(split="train", epoch=epoch, metric="diverged", value=1)
+            return progress_state["best_epoch"], epoch, "diverged", f"{err} after epoch {epoch}"
         stats["eval_seconds"] = time.perf_counter() - tick
         log_epoch(log, epoch, stats, valid, config.loss)
         if valid["ndcg@10"] > progress_state["best"]:
             progress_state.update(best=valid["ndcg@10"], best_epoch=epoch, waited=0)
             best_state = {key: value.clone() for key, value in model.state_dict().items()}
-            torch.save(best_state, checkpoint)
+            save_atomically(best_state, checkpoint)
         else:
             progress_state["waited"] += 1
             progress_state["stopped"] = progress_state["waited"] >= config.patience

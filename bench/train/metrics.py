@@ -16,10 +16,14 @@ KS = (5, 10, 20)
 METRICS = ("hr", "ndcg", "mrr")
 
 
+class NonFiniteScores(ValueError):
+    """The model scored items NaN: its weights diverged, and no rank means anything."""
+
+
 def target_ranks(scores: torch.Tensor, target_columns: torch.Tensor) -> torch.Tensor:
     """Usage: target_ranks(scores (B, C), target_columns (B,)) -> (B,) int64 pessimistic 0-based ranks."""
     if torch.isnan(scores).any():
-        raise ValueError("the model produced NaN scores; ranks would be meaningless")
+        raise NonFiniteScores("the model produced NaN scores; ranks would be meaningless")
     target_scores = scores.gather(1, target_columns[:, None])  # (B, 1)
     return (scores >= target_scores).sum(1) - 1  # every tie counts as ranked above the target
 

@@ -1,6 +1,7 @@
 """Epoch-level resumption of a training cell: a run killed mid-cell continues after its last finished epoch.
 
 Usage:
+    save_atomically(model.state_dict(), path)              # torch.save, the old file or the new one, never half
     path = resume_path(run_dir, cell)                      # run_dir/cells/<cell>.resume.pt
     save_resume(path, cell, epoch, model, optimizer, generator, best_state, progress)  # after every epoch
     state = load_resume(path, cell)                        # None when there is nothing (usable) to resume
@@ -38,8 +39,13 @@ def save_resume(path: Path, cell: str, epoch: int, model, optimizer, generator, 
     device = next(model.parameters()).device
     if device.type == "cuda":
         state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    save_atomically(state, path)
+
+
+def save_atomically(obj, path: Path) -> None:
+    """Usage: save_atomically(state_dict, path): torch.save through a temporary file renamed over ``path``."""
     with atomic_write(path, "wb") as handle:
-        torch.save(state, handle)
+        torch.save(obj, handle)
 
 
 def load_resume(path: Path, cell: str) -> dict | None:
