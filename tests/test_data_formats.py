@@ -40,6 +40,11 @@ def test_atomic_inter_without_timestamp_and_with_sequence_columns(tmp_path):
     assert list(frame.columns) == ["user", "item"] and frame["item"].tolist() == ["10", "11"]
 
 
+def test_a_utf8_byte_order_mark_is_not_part_of_the_header(tmp_path):
+    frame = read_atomic_inter(write(tmp_path, "bom.inter", b"\xef\xbb\xbf" + INTER.encode()))
+    assert frame["user"].tolist() == ["u2", "u1"]
+
+
 def test_blank_lines_and_crlf_are_accepted(tmp_path):
     text = INTER.replace("\n", "\r\n").replace("u1", "\r\nu1") + "\r\n\r\n"
     frame = read_atomic_inter(write(tmp_path, "crlf.inter", text))
@@ -124,6 +129,9 @@ BAD_FILES = [
     ("gowalla-text-location", read_gowalla, "g.txt", GOWALLA.replace("22847", "home"), 1,
      "expected an integer for location id, found 'home'"),
     ("gowalla-not-gzip", read_gowalla, "g.txt.gz", GOWALLA, None, "cannot read it"),
+    ("inter-nul-in-a-field", read_atomic_inter, "nul.inter", INTER.replace("u1", "u\x001").encode(), 3,
+     "expected text, found a NUL byte"),
+    ("ml1m-nul", read_ml1m, "nul.dat", ML1M.replace("661", "6\x0061").encode(), 2, "found a NUL byte"),
 ]
 
 

@@ -65,3 +65,11 @@ def test_two_users_of_ten_thousand_items():
 def test_bad_options_name_the_argument(option, value):
     with pytest.raises(ValueError, match=f"expected {option} to be "):
         make_synthetic(**{option: value})
+
+
+def test_a_size_beyond_the_memory_available_is_one_line_before_any_allocation():
+    with pytest.raises(ValueError, match=r"make_synthetic: about 100,000,000,000 interactions need about .* GiB, "
+                                         r"more than the .* GiB available") as info:
+        make_synthetic(num_users=10 ** 6, mean_length=10 ** 5, max_length=10 ** 6)
+    assert "\n" not in str(info.value)
+

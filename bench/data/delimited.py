@@ -46,9 +46,14 @@ def read_bytes(path: str | Path, what: str) -> bytes:
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, zlib.error) as err:
         raise DataFormatError(f"{path}: cannot read it ({err})") from None
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark (spreadsheet exports) is not data
     if not data.strip():
         raise DataFormatError(f"{path}: expected {what}, found an empty file")
     check_utf8(path, data)
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise DataFormatError(f"{path}:{line}: expected text, found a NUL byte")
     return data
 
 

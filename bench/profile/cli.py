@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..cli import non_negative_int, positive_float, positive_int
+from ..machine import available_mib
 from .cells import CAUSAL_CHOICES, LEVELS, MODELS, MODES, GridSpec, canonical_dtype, make_grid
 from .measure import MeasureOptions
 
@@ -106,17 +107,6 @@ def options_from_args(args) -> MeasureOptions:
     return MeasureOptions(warmup=args.warmup, repeats=args.repeats, min_repeats=args.min_repeats,
                           max_seconds=args.max_seconds, memory=not args.no_memory, memory_cap_mib=cap,
                           isolate=args.isolate, timeout=args.timeout, threads=args.threads)
-
-
-def available_mib() -> float:
-    """Usage: available_mib() -> MemAvailable from /proc/meminfo in MiB (0 where it cannot be read)."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def command_config(grid: GridSpec, args) -> dict:
