@@ -24,6 +24,7 @@ SCHEMA_VERSION = 1
 # Every measured row has these; load_runs gives each its column even when no row of a run has it (a run whose
 # cells all failed has no value, stat or unit), so readers never meet a missing column.
 ROW_COLUMNS = ("bench", "metric", "stat", "value", "unit", "status", "message")
+RETRY_STATUSES = ("killed",)  # a cell ended from outside says nothing about itself: a resume measures it again
 
 
 def new_run_dir(root: str | Path, kind: str) -> Path:
@@ -149,7 +150,8 @@ def repair_rows(path: Path) -> set[str]:
 
     For results written a cell at a time, each row carrying ``cell`` and ``cell_rows`` (how many rows its cell
     wrote). A torn line, or a cell with fewer rows than it announced (a kill during the write), is dropped with a
-    warning and the file is rewritten atomically, so resuming redoes that cell and never duplicates a row.
+    warning and the file is rewritten atomically, so resuming redoes that cell and never duplicates a row. So is a
+    cell with a row in RETRY_STATUSES.
     """
     path = Path(path)
     if not path.exists():
@@ -161,13 +163,14 @@ def repair_rows(path: Path) -> set[str]:
     for row in rows:
         counts[row.get("cell")] = counts.get(row.get("cell"), 0) + 1
         announced.setdefault(row.get("cell"), set()).add(row.get("cell_rows"))
-    complete = {cell for cell, n in counts.items() if cell is not None and announced[cell] == {n}}
+    retried = {row.get("cell") for row in rows if row.get("status") in RETRY_STATUSES}
+    complete = {cell for cell, n in counts.items() if cell is not None and announced[cell] == {n}} - retried
     kept = [row for row in rows if row.get("cell") in complete]
     if len(kept) != len(lines):
         broken = sorted(set(counts) - complete - {None})
         if broken:
-            warnings.warn(f"{path}: dropped the incomplete rows of {len(broken)} cell(s), which will be measured "
-                          f"again: {', '.join(map(str, broken))}", stacklevel=2)
+            warnings.warn(f"{path}: dropped the incomplete or killed rows of {len(broken)} cell(s), which will be "
+                          f"measured again: {', '.join(map(str, broken))}", stacklevel=2)
         if counts.get(None):
             warnings.warn(f"{path}: dropped {counts[None]} row(s) that name no cell", stacklevel=2)
         write_rows(path, kept)

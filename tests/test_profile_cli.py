@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections import Counter
 from pathlib import Path
@@ -152,3 +153,47 @@ def test_a_sweep_where_every_cell_fails_still_reports(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "unsupported" in out and "failed cells:" in out
     assert {r["status"] for r in read_rows(tmp_path / "run" / "rows.jsonl")} <= {"unsupported", "unavailable"}
+
+
+def test_a_cell_killed_from_outside_is_measured_again_on_resume(tmp_path, capsys):
+    assert profile(tmp_path / "run") == 0
+    path = tmp_path / "run" / "rows.jsonl"
+    rows = read_rows(path)
+    victim = rows[0]["cell"]
+    killed = {**rows[0], "metric": "time", "status": "killed", "cell_rows": 1, "message": "signal 9"}
+    for key in ("stat", "value", "unit", "n"):
+        killed.pop(key, None)
+    path.write_text("".join(json.dumps(r) + "\n" for r in [killed] + [r for r in rows if r["cell"] != victim]))
+    assert profile(tmp_path / "run") == 0
+    assert "incomplete or killed rows of 1 cell" in capsys.readouterr().err
+    again = [r for r in read_rows(path) if r["cell"] == victim]
+    assert len(again) == 5 and {r["status"] for r in again} == {"ok"}
+
+
+def test_a_measuring_child_dies_with_its_parent(tmp_path):
+    """The parent is killed with SIGKILL (no chance to clean up); its measuring child must not live on."""
+    parent = textwrap.dedent("""
+        import sys
+        from bench.processes import run_module
+        run_module("tests.sleeping_child", [sys.argv[1]], capture=False)
+    """)
+    pid_file = tmp_path / "child.pid"
+    process = subprocess.Popen([sys.executable, "-c", parent, str(pid_file)], cwd=ROOT,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.time() + 60
+    while not pid_file.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and Path(f"/proc/{child}").exists() and "Z" not in _state(child):
+        time.sleep(0.05)
+    assert not Path(f"/proc/{child}").exists() or "Z" in _state(child), "the child outlived its parent"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "gone"

@@ -9,9 +9,9 @@ subprocess (see memory.py: the resident-set method needs a process of its own, a
 there); CUDA memory in this process with the allocator's counters. With ``isolate=True`` the whole cell (both
 passes) runs in a fresh subprocess, so a crash, a leak or a fragmented allocator cannot touch the next cell.
 
-Statuses: ok, oom (an allocation failed, CUDA OOM, or the process was killed by the kernel's OOM killer),
-unavailable (the variant cannot run on this device), unsupported (the variant cannot do what the cell asks,
-e.g. causal linformer), error (anything else, with its first line).
+Statuses: ok, oom (an allocation failed: past the memory cap, or CUDA OOM), unavailable (the variant cannot run on
+this device), unsupported (the variant cannot do what the cell asks, e.g. causal linformer), killed (its process
+got signal 9 from outside: measured again when the sweep resumes), error (anything else, with its first line).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import torch
 from models.attention import AttentionUnavailable, AttentionUnsupported
 
 from ..environment import device_name
-from ..processes import run_module
+from ..processes import die_with_parent, run_module
 from .cells import ProfileCell
 from .flops import cell_counts
 from .memory import cuda_peak_mib, fresh_process_env, limit_address_space, peak_rss_mib
@@ -150,9 +150,9 @@ def run_child(kind: str, cell: ProfileCell, options: MeasureOptions) -> dict:
     except subprocess.TimeoutExpired:
         return {"status": "error", "message": f"the {kind} subprocess exceeded {options.timeout:.0f} s"}
     lines = done.stdout.strip().splitlines()
-    if done.returncode in (-9, 137):
-        return {"status": "oom", "message": f"the {kind} subprocess was killed (signal 9: most likely the kernel's "
-                                            f"out-of-memory killer)"}
+    if done.returncode in (-9, 137):  # the memory cap makes an over-large cell fail inside torch (oom), not this
+        return {"status": "killed", "message": f"the {kind} subprocess was killed (signal 9: from outside, or the "
+                                               f"kernel's out-of-memory killer); it is measured again on resume"}
     if done.returncode != 0 or not lines:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return {"status": "error", "message": f"the {kind} subprocess exited with {done.returncode}: {tail}"}
@@ -164,6 +164,7 @@ def run_child(kind: str, cell: ProfileCell, options: MeasureOptions) -> dict:
 
 def _child_main(kind: str, cell_json: str, options_json: str) -> None:
     """Entry point of a measuring subprocess: apply threads and the memory cap, measure, print one JSON line."""
+    die_with_parent()
     cell, options = ProfileCell.from_json(cell_json), MeasureOptions(**json.loads(options_json))
     if options.threads:
         torch.set_num_threads(options.threads)
