@@ -63,13 +63,13 @@ def check_synthetic_options(num_users, num_items, mean_length, max_length, lengt
 
 
 def check_fits_in_memory(interactions: float, item_values: int) -> None:
-    """Usage: check_fits_in_memory(num_users * mean_length, num_items * 8). A one-line ValueError when generating
-    that many interactions (about BYTES_PER_INTERACTION each) and item tables (8 bytes a value) would need more
-    memory than is free."""
-    need, free = interactions * BYTES_PER_INTERACTION + item_values * 8, available_mib() * 2 ** 20
-    if free and need > free:
+    """Usage: check_fits_in_memory(num_users * mean_length, num_items * (transitions_per_item + 4)). A one-line
+    ValueError when generating that many interactions (about BYTES_PER_INTERACTION each) and the item tables
+    (``item_values`` values of 8 bytes) would need more memory than is available now."""
+    need, available = interactions * BYTES_PER_INTERACTION + item_values * 8, available_mib() * 2 ** 20
+    if available and need > available:
         raise ValueError(f"make_synthetic: about {interactions:,.0f} interactions need about {need / 2**30:.1f} GiB, "
-                         f"more than the {free / 2**30:.1f} GiB available; use fewer users or items, or shorter "
+                         f"more than the {available / 2**30:.1f} GiB available; use fewer users or items, or shorter "
                          f"sequences")
 
 
