@@ -61,6 +61,34 @@ def test_padded_tokens_never_change_real_outputs(name, device):
         assert torch.all(after[mask] == 0) and torch.all(before[mask] == 0), "padded query rows must be exactly 0"
 
 
+def _filled_at(mask, tensors, value):
+    return [x.detach().masked_fill(mask[:, :, None, None], value).requires_grad_() for x in tensors]
+
+
+@pytest.mark.parametrize("fill", [float("nan"), float("inf")], ids=["nan", "inf"])
+@pytest.mark.parametrize("name", PADDING)
+def test_non_finite_padding_never_reaches_real_outputs_or_gradients(name, fill):
+    attn = build(name)
+    mask = make_mask(T=T)
+    clean = _filled_at(mask, make_qkv(T=T), 0.0)
+    dirty = _filled_at(mask, make_qkv(T=T), fill)
+    for causal in ([False, True] if get_spec(name).causal else [False]):
+        outputs = [attn(*qkv, causal=causal, key_padding_mask=mask) for qkv in (clean, dirty)]
+        torch.testing.assert_close(outputs[1][~mask], outputs[0][~mask], rtol=0, atol=1e-12)
+        assert torch.all(outputs[1][mask] == 0), "padded query rows must be exactly 0, whatever they held"
+        for qkv, out in zip((clean, dirty), outputs):
+            for x in qkv:
+                x.grad = None
+            out.sum().backward()
+        for x_clean, x_dirty in zip(clean, dirty):
+            torch.testing.assert_close(x_dirty.grad[~mask], x_clean.grad[~mask], rtol=0, atol=1e-12)
+            assert torch.all(x_dirty.grad[mask] == 0)
+        assert all(torch.isfinite(p.grad).all() for p in attn.parameters() if p.grad is not None)
+        weights = attn.matrix(*dirty[:2], causal=causal, key_padding_mask=mask)
+        torch.testing.assert_close(weights, attn.matrix(*clean[:2], causal=causal, key_padding_mask=mask),
+                                   rtol=0, atol=1e-12)
+
+
 def test_linrec_official_leaks_the_future_and_reads_padding():
     """The official code ignores masks. If this test ever fails, its label (ignores_masks) is wrong."""
     spec = get_spec("linrec_official")

@@ -7,7 +7,8 @@ Usage: ``check_inputs("dot", q, k, v, key_padding_mask)`` at the top of a varian
     key_padding_mask: (B, T) bool, True = padding (ignored), as in torch.nn.MultiheadAttention
 
 Conventions shared by every padding-aware variant:
-- a padded key contributes nothing to any output;
+- a padded key contributes nothing to any output, whatever it holds (NaN and inf too: padded positions are
+  replaced by zeros before any arithmetic, ``clear_padding``);
 - the output at a padded query position is exactly zero (so a row that is all padding gives zeros, not NaN);
 - causal=True means the output at position t depends only on positions <= t.
 """
@@ -97,6 +98,15 @@ def allowed_pairs(key_padding_mask, causal: bool, T: int, device) -> torch.Tenso
         allowed = allowed & ~key_padding_mask[:, None, None, :]  # (B, 1, 1, T) keys
         allowed = allowed | key_padding_mask[:, None, :, None]  # (B, 1, T, 1) padded queries see all
     return allowed
+
+
+def clear_padding(key_padding_mask, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Usage: q, k, v = clear_padding(mask, q, k, v). Each (B, T, H, D) with padded positions replaced by 0, so
+    no value there (NaN, inf) reaches a real output or a gradient; the tensors as they are without a mask."""
+    if key_padding_mask is None:
+        return tensors
+    padded = key_padding_mask[:, :, None, None]  # (B, T, 1, 1)
+    return tuple(t.masked_fill(padded, 0.0) for t in tensors)
 
 
 def zero_padded_queries(out: torch.Tensor, key_padding_mask) -> torch.Tensor:

@@ -5,7 +5,7 @@ Usage:
     out = attn(q, k, v, key_padding_mask=mask)      # (B, T, H, D), T <= max_len, non-causal only
 
 K' = E[:, :T] K and V' = F[:, :T] V (proj_dim x D, shared across heads), out = softmax(Q K'^T / sqrt(D)) V'.
-Padded keys and values are zeroed before the projection. Implicit matrix: softmax(Q K'^T / sqrt(D)) F[:, :T],
+Padded positions are zeroed (``clear_padding``) before the projection. Implicit matrix: softmax(Q K'^T / sqrt(D)) F[:, :T],
 with padded columns zero. Causal is refused: the projection mixes all positions.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .contract import (AttentionUnsupported, check_inputs, check_matrix_inputs, check_positive_int, refuse_causal,
-                       zero_padded_queries, zero_padded_rows)
+from .contract import (AttentionUnsupported, check_inputs, check_matrix_inputs, check_positive_int, clear_padding,
+                       refuse_causal, zero_padded_queries, zero_padded_rows)
 from .registry import register_module
 
 
@@ -35,17 +35,14 @@ class Linformer(nn.Module):
         if T > self.max_len:
             raise AttentionUnsupported(f"linformer: sequence length T={T} exceeds its projection size "
                                        f"max_len={self.max_len}")
-        if key_padding_mask is not None:
-            k = k.masked_fill(key_padding_mask[:, :, None, None], 0.0)
         k_proj = torch.einsum("pt,bthd->bphd", self.key_proj[:, :T].to(k.dtype), k)  # (B, P, H, D)
         scores = torch.einsum("bihd,bphd->bhip", q, k_proj) * q.shape[-1] ** -0.5  # (B, H, T, P)
         return torch.softmax(scores, dim=-1)
 
     def forward(self, q, k, v, *, causal: bool = False, key_padding_mask=None):
         check_inputs("linformer", q, k, v, key_padding_mask)
+        q, k, v = clear_padding(key_padding_mask, q, k, v)
         probs = self._probabilities(q, k, causal, key_padding_mask)
-        if key_padding_mask is not None:
-            v = v.masked_fill(key_padding_mask[:, :, None, None], 0.0)
         v_proj = torch.einsum("pt,bthd->bphd", self.value_proj[:, :q.shape[1]].to(v.dtype), v)  # (B, P, H, D)
         out = torch.einsum("bhip,bphd->bihd", probs, v_proj)  # (B, T, H, D)
         return zero_padded_queries(out, key_padding_mask)
@@ -53,6 +50,7 @@ class Linformer(nn.Module):
     def matrix(self, q, k, *, causal: bool = False, key_padding_mask=None):
         """Usage: attn.matrix(q, k) -> (B, H, T, T) = softmax(Q K'^T / sqrt(D)) F[:, :T], padded columns zero."""
         check_matrix_inputs("linformer", q, k, key_padding_mask)
+        q, k = clear_padding(key_padding_mask, q, k)
         probs = self._probabilities(q, k, causal, key_padding_mask)
         value_proj = self.value_proj[:, :q.shape[1]].to(q.dtype).expand(q.shape[0], -1, -1)  # (B, P, T)
         if key_padding_mask is not None:

@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from .contract import check_inputs, check_matrix_inputs, check_positive_int
+from .contract import check_inputs, check_matrix_inputs, check_positive_int, clear_padding
 from .linear_core import DEFAULT_CHUNK, check_chunk_size, linear_attention, linear_matrix
 from .registry import register_module
 
@@ -71,6 +71,7 @@ class Performer(nn.Module):
 
     def forward(self, q, k, v, *, causal: bool = False, key_padding_mask=None):
         check_inputs("performer", q, k, v, key_padding_mask)
+        q, k, v = clear_padding(key_padding_mask, q, k, v)
         phi_q = self.features(q, is_query=True, causal=causal)
         phi_k = self.features(k, key_padding_mask, is_query=False, causal=causal)
         return linear_attention(phi_q, phi_k, v, causal=causal, key_padding_mask=key_padding_mask, normalize=True,
@@ -79,6 +80,7 @@ class Performer(nn.Module):
     def matrix(self, q, k, *, causal: bool = False, key_padding_mask=None):
         """Usage: attn.matrix(q, k) -> (B, H, T, T) row-normalised phi(Q) phi(K)^T."""
         check_matrix_inputs("performer", q, k, key_padding_mask)
+        q, k = clear_padding(key_padding_mask, q, k)
         phi_q = self.features(q, is_query=True, causal=causal)
         phi_k = self.features(k, key_padding_mask, is_query=False, causal=causal)
         weights = linear_matrix(phi_q, phi_k, causal=causal, key_padding_mask=key_padding_mask, normalize=True,

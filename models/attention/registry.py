@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .contract import AttentionInputError, check_matrix_inputs
+from .contract import AttentionInputError, check_inputs, check_matrix_inputs, clear_padding
 
 # Options a backbone passes to every variant; a variant that does not need one simply does not receive it.
 CONTEXT_OPTIONS = ("head_dim", "max_len", "seed")
@@ -57,10 +57,15 @@ class FunctionAttention(nn.Module):
         self._matrix_fn = functools.partial(matrix_fn, **options)
 
     def forward(self, q, k, v, *, causal: bool = False, key_padding_mask=None):
+        if key_padding_mask is not None and self.spec.padding:  # padded positions hold nothing, not even NaN
+            check_inputs(self.spec.name, q, k, v, key_padding_mask)
+            q, k, v = clear_padding(key_padding_mask, q, k, v)
         return self._forward_fn(q, k, v, causal=causal, key_padding_mask=key_padding_mask)
 
     def matrix(self, q, k, *, causal: bool = False, key_padding_mask=None):
         check_matrix_inputs(self.spec.name, q, k, key_padding_mask)
+        if self.spec.padding:
+            q, k = clear_padding(key_padding_mask, q, k)
         return self._matrix_fn(q, k, causal=causal, key_padding_mask=key_padding_mask)
 
     def extra_repr(self) -> str:
