@@ -5,6 +5,10 @@ Usage:
     summary = accuracy_summary(frame, protocol="full")      # tidy numbers: mean, std, n, change vs dot, p, rank
     table = accuracy_table(summary, style="html")           # strings: best bold, second underlined, marks
 
+Rows are keyed by backbone, attention, N, the training path (per-sequence, per-prefix or per-window: what
+ran, bench/train/batches.py) and every other setting that varies between the cells of a backbone
+(bench.settings): cells trained differently are never averaged together as if they were seeds.
+
 One protocol per table: full ranking and sampled (uni100, pop100) numbers never share one, and asking for a
 protocol the rows do not hold is an error. Only finished cells count (a diverged or unfinished cell is listed by
 ``excluded_cells``). Against ``dot`` of the same backbone, dataset and N: the relative change of the mean, and a
@@ -18,13 +22,14 @@ import pandas as pd
 from markupsafe import Markup
 from scipy import stats
 
+from bench.settings import varying_settings
+
 METRICS = ("hr@10", "ndcg@10", "mrr@10")
 ROW_KEY = ("model", "attention", "max_len")
-# Settings that, where they vary within a backbone, become part of a row's key: cells trained differently are
-# never averaged together as if they were seeds (a sensitivity run beside an accuracy run, say).
-SETTINGS = ("hidden", "heads", "layers", "inner", "dropout", "lr", "batch_size", "epochs", "patience", "loss",
-            "mask_ratio", "weight_decay")
 COLUMN_KEY = ("dataset", "metric")
+# Keyed elsewhere: the protocol makes the table, the shuffled order is part of the attention's label.
+KEYED_ELSEWHERE = ("protocol", "shuffle_train_order", "path")
+STATS = ("mean", "std", "n", "change", "p", "rank", "protocol", "text")
 STYLES = ("html", "latex", "text")
 
 
@@ -50,13 +55,10 @@ def finished_test_rows(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
 
 
 def _setting_labels(test: pd.DataFrame) -> pd.Series:
-    """The attention column, told apart where training differed: "dot (shuffled order)", "dot [per-sequence]"."""
+    """The attention column, with the shuffled-order control told apart: "dot (shuffled order)"."""
     labels = test["attention"].astype(str)
     if "shuffle_train_order" in test:
         labels = labels.where(~test["shuffle_train_order"].fillna(False).astype(bool), labels + " (shuffled order)")
-    if "path" in test:
-        mixed = test.groupby(["model", "attention"])["path"].transform("nunique") > 1
-        labels = labels.where(~mixed, labels + " [" + test["path"].astype(str) + "]")
     return labels
 
 
@@ -79,23 +81,38 @@ def _paired_p(values: pd.Series, reference: pd.Series) -> float:
     return float(stats.ttest_rel(both.iloc[:, 0], both.iloc[:, 1]).pvalue)
 
 
-def row_key(frame: pd.DataFrame) -> list[str]:
-    """Usage: row_key(test_rows) -> ["model", "attention", "max_len", ...the SETTINGS that vary in a backbone]."""
-    varying = [c for c in SETTINGS if c in frame and frame.groupby("model")[c].nunique(dropna=True).max() > 1]
-    return [*ROW_KEY, *varying]
+def row_key(test: pd.DataFrame) -> list[str]:
+    """Usage: row_key(test_rows) -> ["model", "attention", "max_len", "path", ...settings that vary in a backbone]."""
+    varying = varying_settings(test, within=["model"], ignore=[*ROW_KEY, *COLUMN_KEY, *KEYED_ELSEWHERE])
+    return [*ROW_KEY, *(["path"] if "path" in test else []), *varying]
+
+
+def setting_columns(summary: pd.DataFrame) -> list[str]:
+    """Usage: setting_columns(accuracy_summary(...)) -> the varying settings its rows are keyed by, beyond N."""
+    return [c for c in summary.columns if c not in (*ROW_KEY, *COLUMN_KEY, *STATS, "path")]
+
+
+def compared_key(keys) -> list[str]:
+    """Usage: compared_key(row_key(test)) -> the keys of cells compared with each other (for ranks and against
+    dot): every key but the attention and the path, which follows from the attention."""
+    return [k for k in (*keys, *COLUMN_KEY) if k not in ("attention", "path")]
 
 
 def accuracy_summary(frame: pd.DataFrame, protocol: str = "full") -> pd.DataFrame:
     """Usage: see module docstring. One row per (row_key..., dataset, metric)."""
     test = finished_test_rows(frame, protocol)
     keys = row_key(test)
+    test = test.assign(**{k: test[k].fillna("-") for k in keys if test[k].isna().any()})  # unrecorded: "-"
     seeds = test.pivot_table(index=[*keys, *COLUMN_KEY], columns="seed", values="value", aggfunc="mean")
+    alike = compared_key(keys)
+    dots = seeds[seeds.index.get_level_values("attention") == "dot"]
+    dots = dots.droplevel([k for k in ("attention", "path") if k in keys])  # (alike...) -> values per seed
     records = []
     for key, per_seed in seeds.iterrows():
         record = dict(zip([*keys, *COLUMN_KEY], key))
         values = per_seed.dropna()
-        dot_key = tuple("dot" if k == "attention" else record[k] for k in [*keys, *COLUMN_KEY])
-        dot = seeds.loc[dot_key].dropna() if dot_key in seeds.index else None
+        dot_key = tuple(record[k] for k in alike)
+        dot = dots.loc[[dot_key]].iloc[0].dropna() if dot_key in dots.index else None
         is_dot = record["attention"] == "dot"
         record.update(mean=values.mean(), std=values.std(ddof=1) if len(values) > 1 else np.nan, n=len(values),
                       change=np.nan if dot is None or is_dot else values.mean() / dot.mean() - 1,
@@ -107,8 +124,7 @@ def accuracy_summary(frame: pd.DataFrame, protocol: str = "full") -> pd.DataFram
         values = summary[column]
         if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
             summary[column] = values.astype("Int64")
-    group = summary.groupby([k for k in keys if k != "attention"] + list(COLUMN_KEY))["mean"]
-    summary["rank"] = group.rank(ascending=False, method="min").astype(int)
+    summary["rank"] = summary.groupby(alike, dropna=False)["mean"].rank(ascending=False, method="min").astype(int)
     return summary.assign(protocol=protocol)
 
 
@@ -127,13 +143,13 @@ def _cell_text(row: pd.Series, style: str) -> str:
 
 
 def accuracy_table(summary: pd.DataFrame, style: str = "html") -> pd.DataFrame:
-    """Usage: accuracy_table(summary, "latex") -> rows (model, attention, N), columns (dataset, metric), strings.
+    """Usage: accuracy_table(summary, "latex") -> rows (model, attention, N, path, varying settings), columns
+    (dataset, metric), strings.
     A single row (one attention alone) is never ranked: bold needs a comparison."""
     if style not in STYLES:
         raise ValueError(f"unknown table style {style!r}; valid: {', '.join(STYLES)}")
-    keys = [k for k in (*ROW_KEY, *SETTINGS) if k in summary]
-    groups = [k for k in keys if k != "attention"] + list(COLUMN_KEY)
-    alone = summary.groupby(groups)["attention"].transform("nunique") == 1
+    keys = [k for k in (*ROW_KEY, "path", *setting_columns(summary)) if k in summary]
+    alone = summary.groupby(compared_key(keys), dropna=False)["attention"].transform("nunique") == 1
     summary = summary.assign(rank=summary["rank"].where(~alone, 0))
     summary = summary.assign(text=summary.apply(_cell_text, axis=1, style=style))
     table = summary.pivot_table(index=keys, columns=list(COLUMN_KEY), values="text", aggfunc="first")

@@ -7,17 +7,21 @@ Usage:
 
 Efficiency cells match on level, model, mode, causal, dtype, variant, T and B (not on the device, so a GPU run
 compares with a CPU run); a cell only one side measured is left out. Accuracy rows match on backbone, attention,
-dataset, N and the settings that shape a model (d, heads, layers); each side's mean is over its own seeds.
+dataset, N and every setting that varies between the two sides' cells but the device (bench.settings); each
+side's mean is over its own seeds.
 """
 from __future__ import annotations
 
 import pandas as pd
 
+from bench.settings import varying_settings
+
 from .accuracy import METRICS, finished_test_rows
 
 CELL_KEY = ["level", "model", "mode", "causal", "dtype", "variant", "T", "B"]
 STATS = {"time": "median", "peak_memory": "peak"}
-MODEL_KEY = ["model", "attention", "dataset", "max_len", "hidden", "heads", "layers"]
+MODEL_KEY = ["model", "attention", "dataset", "max_len"]
+NOT_MATCHED = ("device", "protocol")  # a GPU run compares with a CPU run; the protocol makes the table
 
 
 def _measured(frame: pd.DataFrame, metric: str) -> pd.Series:
@@ -48,14 +52,16 @@ def efficiency_comparison(frame: pd.DataFrame, other: pd.DataFrame) -> dict[str,
 def accuracy_comparison(frame: pd.DataFrame, other: pd.DataFrame, protocol: str) -> pd.DataFrame:
     """Usage: see module docstring. Rows the matched models; per metric this, other (means over seeds) and the
     relative change of other against this. Empty when either side has no finished cell under ``protocol``."""
-    means = []
+    tests = []
     for rows in (frame, other):
         try:
-            test = finished_test_rows(rows, protocol)
+            tests.append(finished_test_rows(rows, protocol))
         except ValueError:
             return pd.DataFrame()
-        key = [column for column in MODEL_KEY if column in test]
-        means.append(test.groupby([*key, "metric"], dropna=False)["value"].mean())
+    both_sides = pd.concat(tests)
+    key = [*MODEL_KEY, *varying_settings(both_sides, ignore=[*MODEL_KEY, *NOT_MATCHED])]
+    means = [test.reindex(columns=[*key, "metric", "value"]).groupby([*key, "metric"], dropna=False)["value"].mean()
+             for test in tests]
     both = pd.concat({"this": means[0], "other": means[1]}, axis=1, join="inner")
     if both.empty:
         return pd.DataFrame()

@@ -19,7 +19,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
 from bench.profile.analysis import speedup_table  # noqa: E402
 
-from .accuracy import SETTINGS  # noqa: E402
+from .accuracy import setting_columns  # noqa: E402
 from .style import attention_colour  # noqa: E402
 
 ABLATION = ("dot", "linrec_official", "linrec")  # then every linrec-<map>-<norm> present, in name order
@@ -55,7 +55,7 @@ def speedup_heatmap(block: pd.DataFrame, baseline: str = "sdpa") -> tuple[plt.Fi
 def ablation_figure(summary: pd.DataFrame, metric: str = "ndcg@10") -> tuple[plt.Figure, str]:
     """Usage: see module docstring. ``summary``: reports.accuracy.accuracy_summary(frame, protocol)."""
     rows = summary[summary["metric"] == metric]
-    for setting in SETTINGS:  # where other settings vary (a sensitivity run beside), keep the most common one
+    for setting in setting_columns(rows):  # where settings vary (a sensitivity run beside), keep the most common
         if setting in rows:
             rows = rows[rows[setting] == rows[setting].mode().iloc[0]]
     names = [n for n in ABLATION if n in set(rows["attention"])]

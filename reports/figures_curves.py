@@ -1,4 +1,5 @@
-"""Training curves: validation NDCG@10 per epoch, one line per training cell, coloured by attention.
+"""Training curves: validation NDCG@10 per epoch, one line per training cell, coloured by attention; the legend
+names each attention's training path (per-sequence, per-prefix or per-window, bench/train/batches.py).
 
 Usage:
     figure, caption = curves_figure(valid_rows)    # rows: split "valid", metric "ndcg@10", one dataset
@@ -25,10 +26,12 @@ def curves_figure(rows: pd.DataFrame) -> tuple[plt.Figure, str]:
         for cell, line in panel.groupby("cell", sort=True):
             line = line.sort_values("epoch")
             attention = str(line["attention"].iloc[0])
+            path = line["path"].iloc[0] if "path" in line else None
             style = attention_style(attention)
-            if attention in shown:
-                style["label"] = None  # one legend entry per attention, however many seeds
-            shown.add(attention)
+            style["label"] = f"{attention} [{path}]" if isinstance(path, str) else attention
+            if style["label"] in shown:
+                style["label"] = None  # one legend entry per attention and path, however many seeds
+            shown.add(style["label"])
             ax.plot(line["epoch"], line["value"], **{**style, "marker": None}, linewidth=1.2, alpha=0.85)
         ax.set(title=f"{model}, N={max_len}", xlabel="epoch", ylabel="validation NDCG@10 (full ranking)"
                if (rows["protocol"] == "full").all() else "validation NDCG@10")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from bench.train.batches import LeaveOneOut
-from bench.train.evaluate import evaluate, items_mask
+from bench.train.evaluate import evaluate
 from bench.train.metrics import ranking_metrics, sample_negatives, target_ranks
 from tests.conftest import sequence_data
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from bench.results import read_rows
 from bench.train import TrainConfig, train
-from bench.train.batches import LeaveOneOut, make_batch, training_windows
+from bench.train.batches import LeaveOneOut, make_batch, pair_batches, training_windows, window_pairs
 from models.backbones import build_model
 from tests.conftest import cyclic_data, sequence_data
 
@@ -56,6 +56,41 @@ def test_batches_carry_targets_only_where_a_loss_belongs(split):
     assert torch.equal(target > 0, carries)
 
 
+def trained_pairs(split, samples, batch_size, seed=0):
+    """Per batch, the target positions (in the flat item array) that carry a loss."""
+    batches = []
+    for index, first, stop in pair_batches(window_pairs(samples), batch_size, torch.Generator().manual_seed(seed)):
+        batch = make_batch(split, samples, index, "last", N, targets=(first, stop))
+        if batch["target"].dim() == 1:
+            batches.append(sorted((samples[0][index] + samples[1][index]).tolist()))
+        else:
+            where = batch["target"] > 0
+            batches.append(sorted((samples[0][index][:, None] + torch.arange(N)[None, :] + 1)[where].tolist()))
+    return batches
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 7, 500], ids=lambda b: f"batch{b}")
+def test_both_paths_take_the_same_steps_over_the_same_pairs(split, batch_size):
+    per_prefix = trained_pairs(split, training_windows(split, "last", N), batch_size)
+    per_sequence = trained_pairs(split, training_windows(split, "last", N, one_pass=True), batch_size)
+    total = len(pairs_per_prefix(split))
+    assert len(per_prefix) == len(per_sequence) == -(-total // batch_size)  # steps per epoch
+    assert [len(b) for b in per_prefix] == [len(b) for b in per_sequence]  # pairs per step
+    assert all(len(b) == batch_size for b in per_sequence[:-1])
+    for batches in (per_prefix, per_sequence):  # every pair once per epoch
+        flat = [p for b in batches for p in b]
+        assert sorted(flat) == sorted(pairs_per_prefix(split)) and len(set(flat)) == len(flat)
+
+
+def test_one_pair_per_window_batches_like_a_shuffled_split():
+    pairs = torch.ones(10, dtype=torch.long)
+    batches = list(pair_batches(pairs, 4, torch.Generator().manual_seed(3)))
+    order = torch.randperm(10, generator=torch.Generator().manual_seed(3))
+    assert [b[0].tolist() for b in batches] == [c.tolist() for c in order.split(4)]
+    assert all(b[1].eq(0).all() and b[2].eq(1).all() for b in batches)
+    assert list(pair_batches(torch.ones(0, dtype=torch.long), 4, None)) == []
+
+
 @pytest.mark.parametrize("attention", ["dot", "sdpa", "linrec_causal"])
 def test_per_pair_losses_equal_the_per_prefix_losses(split, attention):
     torch.manual_seed(0)
@@ -99,6 +134,8 @@ def test_rows_say_which_path_ran_and_count_the_same_pairs(tmp_path, attention, w
     pairs = {r["value"] for r in rows if r["metric"] == "pairs"}
     expected = len(training_windows(LeaveOneOut.from_data(cyclic_data()), "last", 8)[0])
     assert pairs == {expected}
+    steps = [r["value"] for r in rows if r["metric"] == "steps"]
+    assert steps == [-(-expected // TINY["batch_size"])] * TINY["epochs"]  # the same on every path
     assert all(r["value"] >= 0 for r in rows if r["metric"] == "eval_time")
 
 

@@ -44,9 +44,8 @@ def test_mean_std_change_and_paired_p_against_dot():
                                                  ("text", "", "")])
 def test_best_and_second_are_marked_in_each_style(style, best, second):
     table = accuracy_table(accuracy_summary(train_rows()), style)
-    linrec, dot = table.loc[("sasrec", "linrec", 50), ("toy", "ndcg@10")], table.loc[("sasrec", "dot", 50),
-                                                                                      ("toy", "ndcg@10")]
-    sdpa = table.loc[("sasrec", "sdpa", 50), ("toy", "ndcg@10")]
+    column = ("toy", "ndcg@10")
+    linrec, dot, sdpa = (table.loc[("sasrec", a, 50, "per-prefix"), column] for a in ("linrec", "dot", "sdpa"))
     assert linrec.startswith(best) and dot.startswith(second)  # means: linrec 0.066, dot 0.055, sdpa 0.051
     assert not sdpa.startswith(("<", "\\"))
     assert "±" in dot or r"$\pm$" in dot
@@ -55,11 +54,11 @@ def test_best_and_second_are_marked_in_each_style(style, best, second):
 
 def test_significance_marks_follow_p():
     strong = {"dot": [0.050, 0.051, 0.052], "linrec": [0.070, 0.0712, 0.0719]}
-    text = accuracy_table(accuracy_summary(train_rows(strong)), "text").loc[("sasrec", "linrec", 50),
+    text = accuracy_table(accuracy_summary(train_rows(strong)), "text").loc[("sasrec", "linrec", 50, "per-prefix"),
                                                                             ("toy", "ndcg@10")]
     assert "**)" in text or "*)" in text
     noisy = {"dot": [0.050, 0.060, 0.055], "linrec": [0.060, 0.050, 0.056]}
-    text = accuracy_table(accuracy_summary(train_rows(noisy)), "text").loc[("sasrec", "linrec", 50),
+    text = accuracy_table(accuracy_summary(train_rows(noisy)), "text").loc[("sasrec", "linrec", 50, "per-prefix"),
                                                                            ("toy", "ndcg@10")]
     assert "*" not in text
 
@@ -111,7 +110,31 @@ def test_cells_trained_with_other_settings_are_rows_of_their_own_not_seeds():
     assert linrec.loc[64, "n"] == 3 and linrec.loc[128, "n"] == 1
     assert linrec.loc[128, "change"] == pytest.approx(0.08 / 0.07 - 1)  # against dot with the same hidden size
     table = accuracy_table(summary, "text")
-    assert table.index.names == ["model", "attention", "max_len", "hidden"]
+    assert table.index.names == ["model", "attention", "max_len", "path", "hidden"]
+
+
+@pytest.mark.parametrize("setting, values", [("activation", ("gelu", "relu")), ("objective", ("last", "all")),
+                                             ("device", ("cpu", "cuda")), ("last_path", ("auto", "per-prefix"))],
+                         ids=["activation", "objective", "device", "last_path"])
+def test_any_setting_that_varies_keys_the_rows(setting, values):
+    other = train_rows({"dot": [0.07], "linrec": [0.08]})
+    frame = pd.concat([train_rows().assign(**{setting: values[0]}),
+                       other.assign(**{setting: values[1]}, cell=other["cell"] + "-other")])
+    summary = accuracy_summary(frame)
+    linrec = summary[(summary["attention"] == "linrec") & (summary["metric"] == "ndcg@10")].set_index(setting)
+    assert linrec.loc[values[0], "n"] == 3 and linrec.loc[values[1], "n"] == 1  # never averaged as seeds
+    assert linrec.loc[values[1], "change"] == pytest.approx(0.08 / 0.07 - 1)
+    assert setting in accuracy_table(summary, "text").index.names
+
+
+def test_the_path_is_shown_and_attentions_on_other_paths_still_compare_with_dot():
+    frame = train_rows()
+    frame = frame.assign(path=frame["path"].where(frame["attention"] != "dot", "per-sequence"))
+    summary = accuracy_summary(frame)
+    table = accuracy_table(summary, "text")
+    assert {("sasrec", "dot", 50, "per-sequence"), ("sasrec", "linrec", 50, "per-prefix")} <= set(table.index)
+    linrec = summary[(summary["attention"] == "linrec") & (summary["metric"] == "ndcg@10")].iloc[0]
+    assert linrec["change"] == pytest.approx(sum(NDCG["linrec"]) / sum(NDCG["dot"]) - 1) and linrec["rank"] == 1
 
 
 def test_whole_number_settings_print_as_whole_numbers():

@@ -66,8 +66,8 @@ def test_a_run_without_a_single_row_is_one_line_and_exit_1(tmp_path, capsys, tex
 
 def test_a_profile_run_whose_cells_all_failed_reports_them(tmp_path):
     rows = profile_rows()
-    failed = rows.drop(columns=["value", "stat"], errors="ignore").assign(status="oom", message="cap 20 MiB").drop_duplicates(
-        ["variant", "T", "metric"])
+    failed = rows.drop(columns=["value", "stat"], errors="ignore").assign(status="oom", message="cap 20 MiB")
+    failed = failed.drop_duplicates(["variant", "T", "metric"])
     run = run_folder(tmp_path / "all-failed", failed, "profile")
     html = build_report([run], tmp_path / "out")["html"].read_text()
     assert "oom [1]" in html and "cap 20 MiB" in html

@@ -43,6 +43,16 @@ def test_accuracy_means_side_by_side_with_the_change():
     assert accuracy_comparison(this, other, "uni100").empty  # a protocol neither holds: nothing, no error
 
 
+def test_accuracy_matches_cells_alike_in_every_setting_but_the_device():
+    low = train_rows({"linrec": [0.05]}).assign(dropout=0.2)
+    high = train_rows({"linrec": [0.09]}).assign(dropout=0.5)
+    this = pd.concat([low, high.assign(cell=high["cell"] + "-high")])
+    other = train_rows({"linrec": [0.10]}).assign(dropout=0.5, device="cuda", cell="gpu")
+    table = accuracy_comparison(this.assign(device="cpu"), other, "full")
+    assert list(table.index.get_level_values("dropout")) == [0.5]  # never averaged with the dropout 0.2 cell
+    assert table.iloc[0][("ndcg@10", "this")] == 0.09 and table.iloc[0][("ndcg@10", "other")] == 0.10
+
+
 def test_the_report_gets_a_comparison_section(tmp_path):
     this = run_folder(tmp_path / "cpu-run", profile_rows(), "profile")
     other = run_folder(tmp_path / "gpu-run", faster(profile_rows(), 0.1), "profile")

@@ -28,7 +28,8 @@ def frame():
 
 def test_blocks_never_mix_causal_and_non_causal():
     titles = [title for title, _ in efficiency_blocks(frame())]
-    assert titles == ["attention, fwdbwd, float32, cpu (Test CPU)", "attention, fwdbwd, causal, float32, cpu (Test CPU)"]
+    assert titles == ["attention, fwdbwd, float32, cpu (Test CPU)",
+                      "attention, fwdbwd, causal, float32, cpu (Test CPU)"]
     assert efficiency_blocks(pd.DataFrame()) == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from reports.figures_curves import curves_figure
 from reports.figures_scaling import scaling_figure
 from reports.style import FIXED, attention_colour, attention_style
 
@@ -134,3 +135,13 @@ def test_roofline_only_for_gpu_rows():
     labels = [line.get_label() for line in figure.axes[0].get_lines()]
     assert labels[0] == "roofline" and {"dot", "sdpa", "linrec"} <= set(labels)
     assert "datasheet" in caption
+
+
+def test_curve_legends_name_each_attentions_training_path():
+    rows = pd.DataFrame([{"model": "sasrec", "max_len": 50, "protocol": "full", "cell": f"{a}-{seed}", "attention": a,
+                          "path": path, "epoch": epoch, "value": 0.01 * epoch}
+                         for a, path in (("dot", "per-sequence"), ("linrec", "per-prefix"))
+                         for seed in (0, 1) for epoch in (1, 2)])
+    figure, _ = curves_figure(rows)
+    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert labels == ["dot [per-sequence]", "linrec [per-prefix]"]  # one entry each, seeds share it

@@ -116,3 +116,39 @@ def test_weights_that_diverge_end_the_cell_as_diverged(inter_file, tmp_path, cap
     assert [r["status"] for r in status] == ["diverged"] and "NaN" in status[0]["message"]
     assert "training diverged" in capsys.readouterr().err
 
+
+
+def edit_one_interaction(inter_file):
+    """Same users and item count, one interaction moved to another item."""
+    lines = inter_file.read_text().splitlines()
+    user, item, rating, time = lines[3].split("\t")
+    lines[3] = "\t".join([user, "i1" if item != "i1" else "i2", rating, time])
+    inter_file.write_text("\n".join(lines) + "\n")
+
+
+def test_a_finished_cell_on_changed_data_is_not_skipped_but_refused(inter_file, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(train_args(inter_file, run_dir)) == 0
+    rows = (run_dir / "rows.jsonl").read_text()
+    edit_one_interaction(inter_file)
+    capsys.readouterr()
+    assert main(train_args(inter_file, run_dir)) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the data changed since" in err and "use another --run-dir" in err and len(err.splitlines()) == 1
+    assert (run_dir / "rows.jsonl").read_text() == rows
+
+
+def test_train_grid_checks_the_data_of_finished_cells_before_running_any(inter_file, tmp_path, monkeypatch, capsys):
+    tiny = TrainConfig(max_len=6, hidden=8, inner=16, layers=1, epochs=1, batch_size=128)
+    cells = [({"name": "inter", "options": {"path": str(inter_file)}}, TrainConfig(**{**tiny.__dict__, "attention": a}))
+             for a in ("dot", "linrec")]
+    monkeypatch.setitem(grids.GRIDS, "reference-ml100k", lambda: cells)
+    run_dir = tmp_path / "grid"
+    assert main(["train-grid", "reference-ml100k", "--run-dir", str(run_dir), "--limit", "1", "--no-progress"]) == 0
+    rows = (run_dir / "rows.jsonl").read_text()
+    edit_one_interaction(inter_file)
+    capsys.readouterr()
+    assert main(["train-grid", "reference-ml100k", "--run-dir", str(run_dir), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the data changed since" in err and len(err.splitlines()) == 1
+    assert (run_dir / "rows.jsonl").read_text() == rows, "nothing trained, nothing lost"

@@ -5,6 +5,7 @@ import torch
 import bench.train.loop as train_module
 from bench.results import read_rows
 from bench.train import TrainConfig, train
+from bench.train.log import DataChanged
 from bench.train.resume import resume_path
 from tests.conftest import cyclic_data
 
@@ -121,3 +122,30 @@ def test_the_resume_state_loads_with_weights_only(tmp_path, monkeypatch):
     cell = TrainConfig(**TINY).cell_id("cyclic")
     state = torch.load(resume_path(tmp_path, cell), weights_only=True)
     assert state["epoch"] == 1 and state["cell"] == cell and "embedding.items.weight" in state["best_model"]
+
+
+@pytest.mark.parametrize("changed", [dict(seed=1), dict(items=23)], ids=["same-item-count", "new-item-count"])
+def test_resuming_on_changed_data_is_refused_with_one_line(tmp_path, monkeypatch, changed):
+    kill_after_save(monkeypatch, 2)
+    with pytest.raises(Killed):
+        run(tmp_path)
+    monkeypatch.undo()
+    config = TrainConfig(**TINY)
+    other = cyclic_data(**changed)
+    assert other.content_sha256() != cyclic_data().content_sha256()
+    with pytest.raises(DataChanged, match=r"^cyclic-.*: trained on data with SHA-256 [0-9a-f]{12}\.\.\., but the "
+                                          r"data now has [0-9a-f]{12}\.\.\.: the data changed since: .* delete "):
+        train(config, other, tmp_path, dataset="cyclic", progress=False)
+    assert next((tmp_path / "cells").glob("*.resume.pt")).exists(), "nothing is lost"
+    assert run(tmp_path)["status"] == "finished"  # on the data it started with, the cell resumes
+
+
+def test_the_data_digest_is_in_every_row_and_the_resume_state(tmp_path, monkeypatch):
+    kill_after_save(monkeypatch, 1)
+    with pytest.raises(Killed):
+        run(tmp_path)
+    state = torch.load(next((tmp_path / "cells").glob("*.resume.pt")), weights_only=True)
+    assert state["data_sha256"] == cyclic_data().content_sha256()
+    monkeypatch.undo()
+    run(tmp_path)
+    assert {r["data_sha256"] for r in read_rows(tmp_path / "rows.jsonl")} == {cyclic_data().content_sha256()}

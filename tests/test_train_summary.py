@@ -11,7 +11,8 @@ SETTING = dict(bench="train", dataset="toy", model="sasrec", max_len=50, objecti
 
 def cell_rows(attention, seed, ndcg, status="finished"):
     base = {**SETTING, "attention": attention, "seed": seed, "cell": f"{attention}-{seed}"}
-    rows = [{**base, "split": "train", "epoch": e, "metric": "epoch_time", "value": t} for e, t in ((1, 10.0), (2, 12.0))]
+    rows = [{**base, "split": "train", "epoch": e, "metric": "epoch_time", "value": t}
+            for e, t in ((1, 10.0), (2, 12.0))]
     rows += [{**base, "split": "train", "epoch": e, "metric": "data_share", "value": 0.01} for e in (1, 2)]
     rows.append({**base, "split": "train", "epoch": 2, "metric": "best_epoch", "value": 2})
     if status == "finished":
@@ -45,3 +46,20 @@ def test_command_prints_markdown(run_dir, capsys):
 def test_a_folder_without_rows_is_a_one_line_error(tmp_path, capsys):
     assert main(["train-summary", str(tmp_path)]) == 2
     assert "no rows.jsonl" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("setting, values", [("hidden", (16, 32)), ("lr", (1e-3, 2e-3)), ("path", ("per-prefix",
+                         "per-sequence")), ("protocol", ("full", "uni100"))], ids=["hidden", "lr", "path", "protocol"])
+def test_cells_that_differ_in_a_setting_are_rows_of_their_own_not_seeds(tmp_path, setting, values):
+    rows = [{**r, setting: values[0]} for r in cell_rows("dot", 0, 0.10)]
+    rows += [{**r, setting: values[1], "cell": "dot-other"} for r in cell_rows("dot", 1, 0.20)]
+    append_rows(tmp_path / "rows.jsonl", rows)
+    table = summary_table(load_train_rows([tmp_path])).set_index(setting)
+    assert list(table["n"]) == [1, 1]
+    assert table.loc[values[0], "ndcg@10"] == "0.1000" and table.loc[values[1], "ndcg@10"] == "0.2000"
+
+
+def test_shared_settings_print_once_above_the_table(run_dir, capsys):
+    assert main(["train-summary", str(run_dir)]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header == "dataset=toy; model=sasrec; max_len=50 (all cells: 4 more settings in common)"

@@ -7,9 +7,11 @@ Usage:
     data.sequence(1)        # -> array([3, 1, 2]): user "b", oldest first
     data.lengths()          # -> array([2, 3])
     data.statistics()       # -> {"users": 2, "items": 3, "interactions": 5, "mean_length": 2.5, ...}
+    data.content_sha256()   # -> hex SHA-256 of the sequences a model trains on (items, offsets, item count)
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +66,14 @@ class SequenceData:
         if not 0 <= user < self.num_users:
             raise IndexError(f"{self.name}: expected a user index in 0..{self.num_users - 1}, found {user}")
         return self.items[self.offsets[user]:self.offsets[user + 1]]
+
+    def content_sha256(self) -> str:
+        """Usage: data.content_sha256() -> hex digest of what training and evaluation read: the item count, the
+        offsets and the items, in order. Two loads of the same data agree; any change to a sequence does not."""
+        digest = hashlib.sha256(f"{int(self.num_items)}:{self.offsets.size}:".encode())
+        digest.update(np.ascontiguousarray(self.offsets, dtype="<i8").tobytes())
+        digest.update(np.ascontiguousarray(self.items, dtype="<i8").tobytes())
+        return digest.hexdigest()
 
     def statistics(self) -> dict:
         """Usage: data.statistics() -> users, items, interactions, mean/median/max/min length, density."""

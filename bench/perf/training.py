@@ -5,7 +5,7 @@ Usage:
     rows = epoch_rows(data, work_dir, run_id)       # one epoch per entry of RUNS, with the trainer's own rows
     table = throughput_table(rows)                  # attention, path, epoch s, pairs/s, windows/s, outside share
 
-Setting: objective ``last``, N=50, d=64, 2 layers, 2 heads, inner 256, batch 512 windows, CE over all
+Setting: objective ``last``, N=50, d=64, 2 layers, 2 heads, inner 256, batch 512 (prefix, next item) pairs, CE over all
 items, full-ranking validation after the epoch. Pairs are (prefix, next item) training targets: every path trains
 on the same pairs, so pairs per second compares paths fairly; windows are the sequences the model ran.
 """

@@ -3,8 +3,8 @@
 Usage:
     split = LeaveOneOut.from_data(data)                        # data: bench.data.SequenceData
     samples = training_windows(split, "last", history_len=50)  # every prefix of every training sequence
-    for index in batch_order(len(samples), 512, generator):
-        batch = make_batch(split, samples, index, "last", width=50)   # {"item_seq": (B, 50), "target": (B,)}
+    for index, first, stop in pair_batches(window_pairs(samples), 512, generator):
+        batch = make_batch(split, samples, index, "last", 50, targets=(first, stop))  # 512 (prefix, next) pairs
     inputs = evaluation_inputs(split, "test", history_len=50)  # one window per user, its target and history
 
 Leave-one-out by time: each user's last item is the test target, the second-to-last the validation target and
@@ -18,6 +18,9 @@ with 0 to the model's width, exactly RecBole's layout. Objectives:
   start and causal attention, position j of that window sees exactly the prefix of length j + 1, so it holds the
   same (prefix, next item) pairs as those prefixes' own windows. Prefixes longer than N are cut at N, start
   later and so sit at other positions: they keep a window each, with the loss at its last position only.
+  A batch holds ``batch_size`` (prefix, next item) pairs on either path (``pair_batches``): a per-sequence
+  window can be split between two batches, each taking the loss at its own share of the window's positions, so
+  both paths take the same optimizer steps over the same pairs per epoch.
 - ``all``: the training sequence cut into consecutive windows of at most ``history_len`` inputs, each position's
   target the item after it, so every (context, next item) pair of the training data is a target exactly once.
 - ``cloze``: the same consecutive windows; a random ``mask_ratio`` of positions (at least one) become [MASK]
@@ -133,6 +136,32 @@ def batch_order(num_samples: int, batch_size: int, generator: torch.Generator | 
     return order.split(batch_size)
 
 
+def window_pairs(samples) -> torch.Tensor:
+    """Usage: window_pairs(training_windows(...)) -> (S,) the (prefix, next item) pairs each window carries: 1 per
+    per-prefix window, ``length - loss_from`` per per-sequence window."""
+    if len(samples) == 3:
+        return samples[1] - samples[2]
+    return torch.ones_like(samples[0])
+
+
+def pair_batches(pairs: torch.Tensor, batch_size: int, generator: torch.Generator | None):
+    """Usage: for index, first, stop in pair_batches(pairs, 512, gen): ... -> batches of ``batch_size`` pairs (the
+    last one fewer). ``index`` (W,) names the windows, ``first``/``stop`` (W,) the share of each window's pairs the
+    batch trains on, counted from the window's first pair. Windows come in a shuffled order (in order without gen);
+    with one pair per window this is batch_order with first 0 and stop 1."""
+    order = torch.randperm(len(pairs), generator=generator) if generator is not None else torch.arange(len(pairs))
+    counts = pairs[order]
+    ends = torch.cumsum(counts, 0)  # (S,) pairs up to and including each window, in the shuffled order
+    begins = ends - counts
+    total = int(ends[-1]) if len(ends) else 0
+    for low in range(0, total, batch_size):
+        high = min(low + batch_size, total)
+        a = int(torch.searchsorted(ends, low, right=True))  # the first window ending after pair ``low``
+        b = int(torch.searchsorted(begins, high))  # the first window beginning at or after pair ``high``
+        yield (order[a:b], (low - begins[a:b]).clamp(min=0),
+               torch.minimum(high - begins[a:b], counts[a:b]))
+
+
 def gather_windows(items: torch.Tensor, starts: torch.Tensor, lengths: torch.Tensor, width: int) -> torch.Tensor:
     """Usage: gather_windows(items, starts, lengths, 50) -> (B, 50) right-padded item ids (0 = padding)."""
     if lengths.numel() and int(lengths.max()) > width:
@@ -144,16 +173,20 @@ def gather_windows(items: torch.Tensor, starts: torch.Tensor, lengths: torch.Ten
 
 
 def make_batch(split: LeaveOneOut, samples, index: torch.Tensor, objective: str, width: int,
-               mask_ratio: float = 0.2, mask_token: int | None = None, generator=None) -> dict:
+               mask_ratio: float = 0.2, mask_token: int | None = None, generator=None, targets=None) -> dict:
     """Usage: make_batch(split, (starts, lengths), index, "all", 50) -> {"item_seq", "lengths", "target"}:
     ``target`` is (B,) for ``last`` and (B, width) with 0 where no loss is taken for ``all``, ``cloze`` and the
-    per-sequence path of ``last`` (samples with a third tensor, ``loss_from``)."""
+    per-sequence path of ``last`` (samples with a third tensor, ``loss_from``). ``targets=(first, stop)`` from
+    pair_batches keeps the loss at those of a per-sequence window's pairs only (default: all of them)."""
     starts, lengths = samples[0][index], samples[1][index]
     item_seq = gather_windows(split.items, starts, lengths, width)
     if objective == "last" and len(samples) == 3:
         target = gather_windows(split.items, starts + 1, lengths, width)  # (B, width)
-        before = torch.arange(width)[None, :] < samples[2][index][:, None]  # positions without a loss
-        return {"item_seq": item_seq, "lengths": lengths, "target": target.masked_fill(before, 0)}
+        loss_from = samples[2][index]
+        first, stop = targets if targets is not None else (torch.zeros_like(lengths), lengths - loss_from)
+        positions = torch.arange(width)[None, :]
+        kept = (positions >= (loss_from + first)[:, None]) & (positions < (loss_from + stop)[:, None])  # (B, width)
+        return {"item_seq": item_seq, "lengths": lengths, "target": target.masked_fill(~kept, 0)}
     if objective == "last":
         return {"item_seq": item_seq, "lengths": lengths, "target": split.items[starts + lengths]}
     if objective == "all":

@@ -17,7 +17,7 @@ from ..data.cli import add_dataset_arguments, dataset_from_args
 from ..environment import check_device, environment
 from ..results import new_run_dir, read_json, write_json
 from .config import DEFAULT_OBJECTIVE, LAST_PATHS, LOSSES, TrainConfig, dataset_label
-from .log import finished_cells
+from .log import check_same_data, finished_cells
 from .loop import train
 
 COMMAND = "train"
@@ -61,7 +61,9 @@ def add_model_arguments(cmd) -> None:
                           "whose attention honours masks), else one window per prefix (auto, default); or force one")
     cmd.add_argument("--mask-ratio", type=fraction, default=d.mask_ratio, help="BERT4Rec cloze mask ratio")
     cmd.add_argument("--epochs", type=positive_int, default=d.epochs)
-    cmd.add_argument("--batch-size", type=positive_int, default=d.batch_size)
+    cmd.add_argument("--batch-size", type=positive_int, default=d.batch_size,
+                     help="(prefix, next item) pairs per step under objective last, windows otherwise "
+                          "(default: %(default)s)")
     cmd.add_argument("--lr", type=positive_float, default=d.lr)
     cmd.add_argument("--weight-decay", type=non_negative_float, default=d.weight_decay)
     cmd.add_argument("--patience", type=positive_int, default=d.patience,
@@ -119,6 +121,7 @@ def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: 
     label = dataset_label(data)
     cell = config.cell_id(label)
     if cell in finished_cells(run_dir):
+        check_same_data(run_dir, [cell], data.content_sha256())
         print(f"{cell}: already finished in {run_dir}, skipped")
         return None
     record_cell(run_dir, cell, config, dataset, data.statistics(), env)
@@ -170,6 +173,8 @@ def run_train_grid(args) -> int:
             loaded[key] = load_dataset(dataset["name"], data_dir=args.data_dir, **dataset.get("options", {}))
         cells.append((dataset, config, loaded[key], config.cell_id(dataset_label(loaded[key]))))
     done = finished_cells(run_dir)
+    for data in loaded.values():  # before anything runs: a finished cell on changed data is not skipped
+        check_same_data(run_dir, [c[3] for c in cells if c[2] is data and c[3] in done], data.content_sha256())
     todo = [cell for cell in cells if cell[3] not in done]
     print(f"{args.grid}: {len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to run")
     failed, env = 0, environment()  # taken once: the code that runs is the code this process started with

@@ -5,6 +5,7 @@ Usage:
     log_epoch(log, epoch, stats, valid, "ce")
     log.commit("finished")                 # -> run_dir/rows.jsonl
     finished_cells(run_dir)                # ids of the cells with a final status row
+    check_same_data(run_dir, cells, digest)  # DataChanged when a finished cell was trained on other data
 """
 from __future__ import annotations
 
@@ -16,11 +17,36 @@ from tqdm import tqdm
 from ..results import append_rows, read_rows, write_rows
 
 
-def finished_cells(run_dir: Path) -> set[str]:
-    """Usage: finished_cells(run_dir) -> ids of cells whose final status row is in rows.jsonl."""
+class DataChanged(ValueError):
+    """A cell would be resumed or skipped although the data it was trained on has changed since."""
+
+
+def status_rows(run_dir: Path) -> list[dict]:
     path = Path(run_dir) / "rows.jsonl"
     rows = read_rows(path) if path.exists() else []
-    return {r["cell"] for r in rows if r.get("metric") == "status" and r.get("bench") == "train"}
+    return [r for r in rows if r.get("metric") == "status" and r.get("bench") == "train"]
+
+
+def finished_cells(run_dir: Path) -> set[str]:
+    """Usage: finished_cells(run_dir) -> ids of cells whose final status row is in rows.jsonl."""
+    return {r["cell"] for r in status_rows(run_dir)}
+
+
+def data_changed(cell: str, then: str, now: str) -> str:
+    """Usage: data_changed(cell, recorded_digest, current_digest) -> the one line that says what changed."""
+    return f"{cell}: trained on data with SHA-256 {then[:12]}..., but the data now has {now[:12]}...: the data " \
+           f"changed since"
+
+
+def check_same_data(run_dir: Path, cells, digest: str) -> None:
+    """Usage: check_same_data(run_dir, ["cell-a", ...], data.content_sha256()). Raises DataChanged naming the
+    first of ``cells`` whose status row records another data digest (rows without one are not checked)."""
+    recorded = {r["cell"]: r.get("data_sha256") for r in status_rows(run_dir)}
+    changed = [c for c in cells if recorded.get(c) not in (None, digest)]
+    if changed:
+        more = f" ({len(changed) - 1} more cells alike)" if len(changed) > 1 else ""
+        raise DataChanged(f"{data_changed(changed[0], recorded[changed[0]], digest)}{more}; its results in "
+                          f"{run_dir} would not be skipped honestly: use another --run-dir")
 
 
 class CellLog:
@@ -60,6 +86,7 @@ def log_epoch(log, epoch: int, stats: dict, valid: dict, loss: str) -> None:
     log.add(split="train", epoch=epoch, metric="data_share", value=stats["data_seconds"] / stats["seconds"])
     log.add(split="train", epoch=epoch, metric="samples", value=stats["samples"])
     log.add(split="train", epoch=epoch, metric="pairs", value=stats["pairs"])
+    log.add(split="train", epoch=epoch, metric="steps", value=stats["steps"])
     log.add(split="train", epoch=epoch, metric="eval_time", value=stats["eval_seconds"], unit="s")
     log.metrics("valid", epoch, valid)
     tqdm.write(f"epoch {epoch}: loss {stats['loss']:.4f}, valid ndcg@10 {valid['ndcg@10']:.4f}, "

@@ -31,7 +31,7 @@ from models.backbones import build_model
 
 from ..environment import check_device
 
-from .batches import LeaveOneOut, batch_order, make_batch, training_windows
+from .batches import LeaveOneOut, make_batch, pair_batches, training_windows, window_pairs
 from .config import TrainConfig, check_config, check_split, dataset_label, training_path
 from .evaluate import evaluate
 from .log import CellLog, log_epoch
@@ -62,15 +62,18 @@ def compute_loss(model, batch: dict, objective: str, loss: str, generator: torch
 
 
 def train_one_epoch(model, optimizer, split, samples, config, generator, progress: bool) -> dict:
-    """Usage: stats = train_one_epoch(...) -> {"loss", "seconds", "data_seconds", "samples", "pairs"} (windows
-    and (context, target) pairs); raises on NaN/inf. The loss is the mean over pairs."""
+    """Usage: stats = train_one_epoch(...) -> {"loss", "seconds", "data_seconds", "samples", "pairs", "steps"}
+    (windows, (context, target) pairs and optimizer steps); raises on NaN/inf. The loss is the mean over pairs.
+    Objective ``last`` batches ``batch_size`` pairs whichever path runs; ``all`` and ``cloze`` batch windows."""
     model.train()
     start, data_seconds, total, count, pairs = time.perf_counter(), 0.0, 0.0, 0, 0
-    batches = batch_order(len(samples[0]), config.batch_size, generator)
-    for step, index in enumerate(tqdm(batches, leave=False, disable=not progress, unit="batch", file=sys.stderr)):
+    per_window = torch.ones_like(samples[0]) if config.objective != "last" else window_pairs(samples)
+    batches = list(pair_batches(per_window, config.batch_size, generator))
+    for step, (index, first, stop) in enumerate(tqdm(batches, leave=False, disable=not progress, unit="batch",
+                                                     file=sys.stderr)):
         tick = time.perf_counter()
         batch = make_batch(split, samples, index, config.objective, model.max_len, config.mask_ratio,
-                           getattr(model, "mask_token", None), generator)
+                           getattr(model, "mask_token", None), generator, targets=(first, stop))
         target = batch["target"]  # counted here, on the host: no device sync in the step
         targets = len(index) if target.dim() == 1 else int((target > 0).sum())
         batch = {key: value.to(config.device) for key, value in batch.items()}
@@ -84,7 +87,7 @@ def train_one_epoch(model, optimizer, split, samples, config, generator, progres
         total += loss.item() * targets
         count, pairs = count + len(index), pairs + targets
     return {"loss": total / max(pairs, 1), "seconds": time.perf_counter() - start, "data_seconds": data_seconds,
-            "samples": count, "pairs": pairs}
+            "samples": count, "pairs": pairs, "steps": len(batches)}
 
 
 def model_for_config(config: TrainConfig, num_items: int):
@@ -110,9 +113,10 @@ def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None
     cell = config.cell_id(dataset)
     base = {"run_id": Path(run_dir).name, "bench": "train", "cell": cell, "dataset": dataset, **asdict(config),
             "attention": config.attention if config.model != "pop" else "none", "causal": model.causal,
-            "threads": torch.get_num_threads(), "path": training_path(config, model)}
+            "threads": torch.get_num_threads(), "path": training_path(config, model),
+            "data_sha256": data.content_sha256()}
     resume = resume_path(run_dir, cell)
-    state = load_resume(resume, cell) if config.model != "pop" else None
+    state = load_resume(resume, cell, base["data_sha256"]) if config.model != "pop" else None
     log = CellLog(run_dir, base, keep_epochs=state["epoch"] if state else 0)
     if state and log.epochs_logged() != state["epoch"]:  # the rows of the saved epochs are gone: start over
         state, log = None, CellLog(run_dir, base)
@@ -179,7 +183,7 @@ def fit(model, split, config, log, evaluation, checkpoint, progress, state: dict
             progress_state["waited"] += 1
             progress_state["stopped"] = progress_state["waited"] >= config.patience
         save_resume(resume_path(log.run_dir, log.base["cell"]), log.base["cell"], epoch, model, optimizer, generator,
-                    best_state, progress_state)
+                    best_state, progress_state, log.base["data_sha256"])
         if progress_state["stopped"]:
             return progress_state["best_epoch"], epoch, "finished", f"early stop after {epoch} epochs"
     return progress_state["best_epoch"], config.epochs, "finished", ""

@@ -3,8 +3,8 @@
 Usage:
     save_atomically(model.state_dict(), path)              # torch.save, the old file or the new one, never half
     path = resume_path(run_dir, cell)                      # run_dir/cells/<cell>.resume.pt
-    save_resume(path, cell, epoch, model, optimizer, generator, best_state, progress)  # after every epoch
-    state = load_resume(path, cell)                        # None when there is nothing (usable) to resume
+    save_resume(path, cell, epoch, model, optimizer, generator, best_state, progress, data_sha256)  # each epoch
+    state = load_resume(path, cell, data_sha256)           # None when there is nothing (usable) to resume
     restore(state, model, optimizer, generator)            # model, Adam moments and every random stream
 
 The file holds everything the next epoch depends on (weights, optimiser moments, the batch-order generator, the
@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ..results import atomic_write
+from .log import DataChanged, data_changed
 
 FORMAT = 1
 
@@ -30,10 +31,10 @@ def resume_path(run_dir: Path, cell: str) -> Path:
 
 
 def save_resume(path: Path, cell: str, epoch: int, model, optimizer, generator, best_state: dict,
-                progress: dict) -> None:
+                progress: dict, data_sha256: str) -> None:
     """Usage: save_resume(path, cell, epoch, model, optimizer, generator, best_state, {"best": .., "best_epoch":
-    .., "waited": .., "stopped": ..}). Atomic: old or new state, never half."""
-    state = {"format": FORMAT, "cell": cell, "epoch": epoch, "model": model.state_dict(),
+    .., "waited": .., "stopped": ..}, data.content_sha256()). Atomic: old or new state, never half."""
+    state = {"format": FORMAT, "cell": cell, "data_sha256": data_sha256, "epoch": epoch, "model": model.state_dict(),
              "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
              "torch_rng": torch.get_rng_state(), "best_model": best_state, **progress}
     device = next(model.parameters()).device
@@ -48,9 +49,10 @@ def save_atomically(obj, path: Path) -> None:
         torch.save(obj, handle)
 
 
-def load_resume(path: Path, cell: str) -> dict | None:
-    """Usage: load_resume(path, cell) -> the saved state, or None (with a warning when a file was there but
-    unusable: corrupt, another format or another cell's)."""
+def load_resume(path: Path, cell: str, data_sha256: str) -> dict | None:
+    """Usage: load_resume(path, cell, data.content_sha256()) -> the saved state, or None (with a warning when a
+    file was there but unusable: corrupt, another format or another cell's). DataChanged when the state was
+    trained on other data."""
     if not path.exists():
         return None
     try:
@@ -61,6 +63,9 @@ def load_resume(path: Path, cell: str) -> dict | None:
     if not isinstance(state, dict) or state.get("format") != FORMAT or state.get("cell") != cell:
         warnings.warn(f"{path}: not a resume state of this cell; the cell starts over", stacklevel=2)
         return None
+    if state.get("data_sha256") not in (None, data_sha256):
+        raise DataChanged(f"{data_changed(cell, state['data_sha256'], data_sha256)}: its finished epochs will not "
+                          f"be resumed on it; delete {path} to train the cell again from the start")
     return state
 
 
