@@ -23,8 +23,13 @@ from pathlib import Path
 SCHEMA_VERSION = 1
 # Every measured row has these; load_runs gives each its column even when no row of a run has it (a run whose
 # cells all failed has no value, stat or unit), so readers never meet a missing column.
-ROW_COLUMNS = ("bench", "metric", "stat", "value", "unit", "status", "message")
+ROW_COLUMNS = ("bench", "split", "epoch", "metric", "stat", "value", "unit", "status", "message")
 RETRY_STATUSES = ("killed",)  # a cell ended from outside says nothing about itself: a resume measures it again
+# What readers of each bench's rows rely on (missing_keys adds the keys of measured rows).
+REQUIRED_KEYS = {
+    "train": ("cell", "model", "attention", "dataset", "max_len", "seed", "protocol", "metric"),
+    "profile": ("level", "mode", "causal", "dtype", "device", "variant", "T", "B", "H", "D", "metric", "status"),
+}
 
 
 def new_run_dir(root: str | Path, kind: str) -> Path:
@@ -177,9 +182,37 @@ def repair_rows(path: Path) -> set[str]:
     return complete
 
 
+def missing_keys(row: dict) -> list[str]:
+    """Usage: missing_keys(row) -> the keys a row of its bench needs (REQUIRED_KEYS) that it lacks or holds null."""
+    bench = row.get("bench")
+    needed = REQUIRED_KEYS.get(bench, ())
+    if bench == "train":
+        needed += ("status",) if row.get("metric") == "status" else ("split", "value")
+    elif bench == "profile" and row.get("status") == "ok":
+        needed += ("stat", "value")
+    return [key for key in needed if row.get(key) is None]
+
+
+def usable_rows(path: Path) -> list[dict]:
+    """Usage: usable_rows(run_dir / "rows.jsonl") -> read_rows(path) less the rows that lack keys their bench
+    needs, skipped with one warning naming the file, how many and which keys."""
+    rows, skipped, missing = [], 0, set()
+    for row in read_rows(path):
+        lacking = missing_keys(row)
+        missing.update(lacking)
+        skipped += bool(lacking)
+        if not lacking:
+            rows.append(row)
+    if skipped:
+        warnings.warn(f"{path}: skipped {skipped} row(s) lacking keys their bench needs: {', '.join(sorted(missing))}",
+                      stacklevel=2)
+    return rows
+
+
 def load_runs(*run_dirs: str | Path, bench: str | None = None):
     """Usage: load_runs("results/cpu-sweep", "results/gpu-sweep", bench="profile") -> pandas DataFrame of every
-    row of every run (torn lines skipped with a warning), each with its run_id; a missing folder is an error."""
+    usable row of every run (torn lines and rows lacking needed keys skipped with a warning), each with its run_id;
+    a missing folder is an error."""
     import pandas as pd
 
     rows = []
@@ -187,7 +220,7 @@ def load_runs(*run_dirs: str | Path, bench: str | None = None):
         path = Path(run_dir) / "rows.jsonl"
         if not path.is_file():
             raise FileNotFoundError(f"{run_dir}: no rows.jsonl (not a results run folder)")
-        rows += [{"run_id": Path(run_dir).name, **row} for row in read_rows(path)]
+        rows += [{"run_id": Path(run_dir).name, **row} for row in usable_rows(path)]
     frame = pd.DataFrame(rows)
     frame = frame.assign(**{column: None for column in ROW_COLUMNS if column not in frame})
     if bench is not None and not frame.empty:

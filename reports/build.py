@@ -25,7 +25,7 @@ from markupsafe import Markup, escape
 
 from bench.results import load_runs, read_json
 
-from .accuracy import accuracy_summary, accuracy_table, excluded_cells
+from .accuracy import accuracy_summary, accuracy_table, excluded_cells, finished_cell_ids
 from .browser import html_to_pdf
 from .compare import accuracy_comparison, efficiency_comparison
 from .efficiency import efficiency_blocks, efficiency_table
@@ -103,21 +103,32 @@ def training_runs(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return [(str(run), rows) for run, rows in train.groupby("run_id", sort=False)] if len(train) else []
 
 
+def accuracy_caption(summary: pd.DataFrame, protocol: str) -> str:
+    """Usage: accuracy_caption(summary, "full") -> what the table holds, claiming spread and tests only where
+    some row has two seeds or more."""
+    ranked = "every item ranked" if protocol == "full" else "sampled candidates"
+    text = f"Test HR@10, NDCG@10 and MRR@10 under the {protocol} protocol ({ranked}); "
+    if summary["n"].max() > 1:
+        text += ("mean ± std over seeds (n per row in the CSV; a row without ± has one seed); in brackets the change "
+                 "against dot of the same backbone and settings, * p < 0.05, ** p < 0.01 in a paired t-test over "
+                 "shared seeds (none below two)")
+    else:
+        text += ("one seed per row, so no spread and no significance test; in brackets the change against dot of "
+                 "the same backbone and settings, a single run's difference")
+    return text + "; best in bold, second underlined; the path column says how objective last was trained."
+
+
 def accuracy_section(frame: pd.DataFrame, out: Outputs) -> dict:
     items, runs = [], training_runs(frame)
     for run, train in runs:
         where = f", run {run}" if len(runs) > 1 else ""
-        for protocol in sorted(set(train.loc[train["split"] == "test", "protocol"])):
+        tested = train[(train["split"] == "test") & train["cell"].isin(finished_cell_ids(train))]
+        for protocol in sorted(set(tested["protocol"])):
             summary = accuracy_summary(train, protocol)
-            caption = (f"Test HR@10, NDCG@10 and MRR@10 under the {protocol} protocol"
-                       f"{' (every item ranked)' if protocol == 'full' else ' (sampled candidates)'}; mean ± std "
-                       f"over seeds (n per row in the CSV); in brackets the change against dot of the same backbone "
-                       f"and settings, * p < 0.05, ** p < 0.01 in a paired t-test over shared seeds; best in bold, "
-                       f"second underlined.")
             name = f"accuracy-{slug(run)}-{protocol}"
             items.append(out.table(name, f"Overall accuracy, {protocol} protocol{where}",
                                    accuracy_table(summary, "html"), summary, accuracy_table(summary, "latex"),
-                                   caption))
+                                   accuracy_caption(summary, protocol)))
             if summary["attention"].str.startswith("linrec-").any() and (summary["attention"] == "dot").any():
                 figure, caption = ablation_figure(summary)
                 items.append(out.figure(f"ablation-{slug(run)}-{protocol}",

@@ -27,7 +27,9 @@ SETTINGS = {"max_len": ("max length N", "T"), "hidden": ("hidden size d", "d"), 
 def _one_setting_at_a_time(train: pd.DataFrame, setting: str) -> pd.DataFrame:
     others = [s for s in SETTINGS if s != setting and s in train]
     for other in others:
-        train = train[train[other] == train[other].mode().iloc[0]]
+        common = train[other].mode()
+        if len(common):  # no finished cell has a value: nothing to keep to
+            train = train[train[other] == common.iloc[0]]
     return train
 
 
@@ -38,8 +40,8 @@ def sensitivity_figure(frame: pd.DataFrame, setting: str) -> tuple[plt.Figure, s
     label, profile_column = SETTINGS[setting]
     train = frame[(frame.get("bench") == "train") & (frame["model"] != "pop")] if "bench" in frame else frame
     finished = finished_cell_ids(train)
-    train = _one_setting_at_a_time(train[train["cell"].isin(finished) & ~train["shuffle_train_order"]
-                                         .fillna(False).astype(bool)], setting)
+    shuffled = train["shuffle_train_order"].fillna(False).astype(bool) if "shuffle_train_order" in train else False
+    train = _one_setting_at_a_time(train[train["cell"].isin(finished) & ~shuffled], setting)
     test = train[(train["split"] == "test") & (train["metric"] == "ndcg@10")]
     epochs = train[train["metric"] == "epoch_time"]
     profile = frame[(frame.get("bench") == "profile") & (frame.get("level") == "model")

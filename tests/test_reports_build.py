@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import subprocess
+import warnings
 
 import pandas as pd
 import pytest
@@ -196,3 +197,34 @@ def test_the_pdf_printer_gets_no_file_access(monkeypatch, tmp_path):
     monkeypatch.setattr(browser.subprocess, "run", fake_run)
     browser.html_to_pdf(tmp_path / "report.html", tmp_path / "out.pdf")
     assert not any("file-access" in flag for flag in seen["command"])
+
+
+PROFILE_KEYS = ["level", "mode", "causal", "dtype", "device", "variant", "T", "B", "H", "D", "metric", "status",
+                "value", "stat"]
+TRAIN_KEYS = ["cell", "model", "attention", "dataset", "max_len", "seed", "protocol", "metric", "split", "value",
+              "status"]
+
+
+@pytest.mark.parametrize("bench, key", [("profile", k) for k in PROFILE_KEYS] + [("train", k) for k in TRAIN_KEYS],
+                         ids=[f"profile-{k}" for k in PROFILE_KEYS] + [f"train-{k}" for k in TRAIN_KEYS])
+def test_rows_lacking_a_key_their_bench_needs_are_skipped_with_one_warning(tmp_path, capsys, bench, key):
+    rows = profile_rows() if bench == "profile" else train_rows()
+    carrying = rows[rows[key].notna()]
+    broken = carrying.head(5).drop(columns=[key])  # five rows that need the key lack it; the rest are whole
+    run = run_folder(tmp_path / "run", pd.concat([rows.drop(index=carrying.index[:5]), broken]), bench)
+    with pytest.warns(UserWarning, match=rf"rows.jsonl: skipped 5 row\(s\) lacking keys their bench needs: {key}"):
+        assert main(["build", str(run), "--out", str(tmp_path / "out")]) == 0
+    assert "report:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bench, key", [("profile", "T"), ("train", "model"), ("train", "status"),
+                                        ("train", "shuffle_train_order"), ("train", "path")],
+                         ids=["profile-T", "train-model", "train-status", "train-shuffle", "train-path"])
+def test_a_run_whose_every_row_lacks_a_key_is_no_traceback(tmp_path, capsys, bench, key):
+    rows = profile_rows() if bench == "profile" else train_rows()
+    run = run_folder(tmp_path / "run", rows.drop(columns=[key]), bench)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["build", str(run), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code in (0, 1) and "Traceback" not in err

@@ -63,3 +63,11 @@ def test_shared_settings_print_once_above_the_table(run_dir, capsys):
     assert main(["train-summary", str(run_dir)]) == 0
     header = capsys.readouterr().out.splitlines()[0]
     assert header == "dataset=toy; model=sasrec; max_len=50 (all cells: 4 more settings in common)"
+
+
+def test_rows_lacking_keys_are_skipped_with_a_warning_not_a_traceback(tmp_path):
+    rows = cell_rows("dot", 0, 0.10) + [{k: v for k, v in r.items() if k != "model"} for r in cell_rows("dot", 1, 0.2)]
+    append_rows(tmp_path / "rows.jsonl", rows)
+    with pytest.warns(UserWarning, match="skipped 9 row"):
+        table = summary_table(load_train_rows([tmp_path]))
+    assert list(table["n"]) == [1] and list(table["ndcg@10"]) == ["0.1000"]

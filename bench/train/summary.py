@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..results import read_rows
+from ..results import usable_rows
 from ..settings import cell_settings, varying_settings
 
 LEADING = ["dataset", "model", "attention", "max_len", "path"]  # always shown, varying or not
@@ -31,7 +31,7 @@ def load_train_rows(run_dirs) -> pd.DataFrame:
         path = Path(run_dir) / "rows.jsonl"
         if not path.exists():
             raise ValueError(f"{run_dir}: no rows.jsonl (not a results folder, or nothing finished yet)")
-        rows += [r for r in read_rows(path) if r.get("bench") == "train"]
+        rows += [r for r in usable_rows(path) if r.get("bench") == "train"]
     if not rows:
         raise ValueError(f"no training rows in {', '.join(map(str, run_dirs))}")
     return pd.DataFrame(rows)
