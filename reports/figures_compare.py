@@ -73,13 +73,16 @@ def ablation_figure(summary: pd.DataFrame, metric: str = "ndcg@10") -> tuple[plt
         if "dot" in panel.index:
             ax.axhline(panel.at["dot", "mean"], color="black", linestyle="--", linewidth=0.8, label="dot")
         ax.set_xticks(range(len(panel)), panel.index, rotation=45, ha="right", fontsize=8)
-        ax.set(title=f"{model}, {dataset}\nN={max_len}", ylabel=f"test {metric.upper()} (mean ± std over seeds)")
+        over = "mean ± std over seeds" if (panel["n"] > 1).any() else "one seed"
+        ax.set(title=f"{model}, {dataset}\nN={max_len}", ylabel=f"test {metric.upper()} ({over})")
         ax.grid(True, axis="y", alpha=0.25)
     protocol = ", ".join(sorted(set(summary["protocol"]))) if "protocol" in summary else "?"
     shown = rows[rows["attention"].isin(names)]
     seeds = ", ".join(sorted({str(int(n)) for n in shown["n"]})) if len(shown) else "0"
+    bars = (f"bars the mean and error bars the std over seeds (seeds per bar: {seeds}; none with one)"
+            if (shown["n"] > 1).any() else "one seed per bar, so no error bars")
     caption = (f"Ablation of LinRec's feature map (elu, relu, elu1 = ELU + 1, id) and normalisation (token: per "
                f"token over D, as the official code; none; seq: K over positions) against dot and the official "
-               f"form: test {metric.upper()} under the {protocol} protocol, bars the mean and error bars the std over "
-               f"seeds (seeds per bar: {seeds}); the dashed line is dot's mean.")
+               f"form: test {metric.upper()} under the {protocol} protocol, {bars}; the dashed line is dot's "
+               f"mean.")
     return figure, caption

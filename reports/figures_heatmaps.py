@@ -19,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
 
 from bench.results import read_rows  # noqa: E402
 
@@ -29,6 +30,13 @@ def read_heatmaps(run_dir) -> list[dict]:
     """Usage: read_heatmaps(run_dir) -> rows of run_dir/heatmaps.jsonl ([] when the run has none)."""
     path = Path(run_dir) / "heatmaps.jsonl"
     return read_rows(path) if path.exists() else []
+
+
+def sees_no_future(matrix: np.ndarray, length: int) -> bool:
+    """Usage: sees_no_future(matrix, 12) -> whether every weight above the diagonal of the real positions is 0
+    (a causal variant's matrix), for windows of two positions or more."""
+    real = matrix[:length, :length]
+    return length > 1 and not np.triu(real, 1).any()
 
 
 def heatmaps_figure(rows: list[dict]) -> tuple[plt.Figure, str]:
@@ -46,16 +54,23 @@ def heatmaps_figure(rows: list[dict]) -> tuple[plt.Figure, str]:
                                 squeeze=False, constrained_layout=True)
     for ax in axes.flat[len(panels):]:
         ax.set_axis_off()
+    causal = []
     for ax, row in zip(axes.flat, panels):
         matrix = np.asarray(row["matrix"], dtype=float)
-        shown = np.ma.masked_array(matrix, mask=np.zeros_like(matrix, dtype=bool))
-        shown.mask[row["length"]:, :] = shown.mask[:, row["length"]:] = True  # padding: greyed out
+        padding = np.zeros_like(matrix, dtype=bool)
+        padding[row["length"]:, :] = padding[:, row["length"]:] = True
+        hidden = padding.copy()
+        if sees_no_future(matrix, row["length"]):  # white, told apart from padding: the keys after each query
+            causal.append(row["attention"])
+            hidden |= np.triu(np.ones_like(padding), 1)
+        ax.imshow(padding, cmap=ListedColormap(["white", "#d9d9d9"]), vmin=0, vmax=1, interpolation="nearest")
+        shown = np.ma.masked_array(matrix, mask=hidden)
         if row.get("softmax"):
             cmap, limits = plt.get_cmap("viridis"), (0.0, top)
         else:
             reach = float(np.abs(matrix[:row["length"], :row["length"]]).max()) or 1.0
             cmap, limits = plt.get_cmap("RdBu_r"), (-reach, reach)
-        cmap = cmap.with_extremes(bad="#d9d9d9")
+        cmap = cmap.with_extremes(bad=(0, 0, 0, 0))  # hidden cells show the background: grey padding, white future
         image = ax.imshow(shown, cmap=cmap, vmin=limits[0], vmax=limits[1], interpolation="nearest")
         ax.set(title=row["attention"], xlabel="key position", ylabel="query position")
         figure.colorbar(image, ax=ax, shrink=0.8)
@@ -64,5 +79,7 @@ def heatmaps_figure(rows: list[dict]) -> tuple[plt.Figure, str]:
                f"{first.get('user')}'s test window ({first.get('length')} real positions of "
                f"{len(first.get('matrix', []))}; grey: padding), {first.get('model')} on {first.get('dataset')}, "
                f"N={first.get('max_len')}, seed 0. Softmax variants share one scale from 0; each other variant has "
-               f"its own scale centred on 0 (red positive, blue negative), since its weights may be negative.")
+               f"its own scale centred on 0 (red positive, blue negative), since its weights may be negative."
+               + (f" Causal ({', '.join(causal)}): a query sees no later key, so the triangle above the diagonal "
+                  f"(white) is 0 by construction, not padding." if causal else ""))
     return figure, caption

@@ -56,9 +56,11 @@ def sensitivity_figure(frame: pd.DataFrame, setting: str) -> tuple[plt.Figure, s
                        "value", "median"))
     figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False,
                                 constrained_layout=True)
+    seeded = False  # whether any point has two seeds or more: only then are error bars drawn
     for ax, (ylabel, rows, column, how) in zip(axes[0], panels):
         for attention, line in rows.groupby("attention", sort=True):
             stats = line.groupby(setting)[column].agg([how, "std"]).reset_index()
+            seeded |= how == "mean" and bool(stats["std"].notna().any())
             ax.errorbar(stats[setting], stats[how], yerr=stats["std"] if how == "mean" else None, capsize=3,
                         **attention_style(str(attention)), markersize=4)
         ax.set(xlabel=label, ylabel=ylabel, xscale="log" if setting in ("max_len", "hidden") else "linear")
@@ -68,8 +70,9 @@ def sensitivity_figure(frame: pd.DataFrame, setting: str) -> tuple[plt.Figure, s
         ax.grid(True, alpha=0.25)
         if ax.get_legend_handles_labels()[0]:  # a panel without rows (no epoch times) draws no empty legend
             ax.legend(fontsize=7)
+    memory = (", and peak memory of one model training step from model-level profiling" if len(panels) > 2 else
+              "; no model-level profile varies this setting, so no memory panel")
+    spread = "error bars the std over seeds" if seeded else "one seed per point, so no error bars"
     caption = (f"Sensitivity to {label}: test NDCG@10 and training time per epoch from the training runs (other "
-               f"settings held at their most common values), and peak memory of one model training step from "
-               f"model-level profiling where it varies this setting; one line per attention, error bars the std "
-               f"over seeds.")
+               f"settings held at their most common values){memory}; one line per attention, {spread}.")
     return figure, caption

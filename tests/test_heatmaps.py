@@ -93,3 +93,18 @@ def test_many_attentions_wrap_into_rows_of_five():
     images = [ax for ax in figure.axes if ax.get_images()]
     assert len(images) == 7
     assert {round(ax.get_position().y0, 2) for ax in images}.__len__() == 2  # two rows of panels
+
+
+def test_a_causal_triangle_is_drawn_white_and_captioned_apart_from_padding():
+    causal = [[1.0, 0.0, 0.0, 0.0], [0.4, 0.6, 0.0, 0.0], [0.2, 0.3, 0.5, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    full = [[0.5, 0.5, 0.0, 0.0], [0.3, 0.7, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    base = {"seed": 0, "layer": 0, "head": 0, "user": 1, "model": "sasrec", "dataset": "fixture", "max_len": 4,
+            "softmax": True}
+    rows = [{**base, "attention": "dot", "matrix": causal, "length": 3},
+            {**base, "attention": "linrec", "matrix": full, "length": 2, "softmax": False}]
+    figure, caption = heatmaps_figure(rows)
+    assert "Causal (dot)" in caption and "not padding" in caption and "grey: padding" in caption
+    dot_axis = next(ax for ax in figure.axes if ax.get_title() == "dot")
+    background, weights = dot_axis.get_images()
+    assert weights.get_array().mask[0, 1] and not background.get_array()[0, 1]  # hidden, on white: not padding
+    assert background.get_array()[3, 3] and weights.get_array().mask[3, 3]  # padding: on grey

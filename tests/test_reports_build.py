@@ -228,3 +228,12 @@ def test_a_run_whose_every_row_lacks_a_key_is_no_traceback(tmp_path, capsys, ben
         code = main(["build", str(run), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code in (0, 1) and "Traceback" not in err
+
+
+@pytest.mark.parametrize("seeds, claims", [(1, False), (3, True)], ids=["one-seed", "three-seeds"])
+def test_the_accuracy_caption_claims_spread_and_tests_only_with_seeds(tmp_path, seeds, claims):
+    values = {name: [0.05 + 0.01 * k + 0.001 * s for s in range(seeds)] for k, name in enumerate(("dot", "linrec"))}
+    run = run_folder(tmp_path / "run", train_rows(values), "train")
+    html = build_report([run], tmp_path / "out")["html"].read_text()
+    assert ("paired t-test" in html) == claims and ("mean ± std" in html) == claims
+    assert ("one seed per row, so no spread and no significance test" in html) == (not claims)

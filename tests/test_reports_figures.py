@@ -80,6 +80,9 @@ def test_ablation_bars_follow_the_summary():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["dot", "linrec", "linrec-relu-token"]
     assert [round(b.get_height(), 4) for b in ax.patches] == [0.0525, 0.0625, 0.0425]
     assert "seeds per bar: 2" in caption
+    single = {name: per_seed[:1] for name, per_seed in values.items()}
+    _, caption = ablation_figure(accuracy_summary(train_rows(single)))
+    assert "one seed per bar, so no error bars" in caption and "std" not in caption
 
 
 def test_sensitivity_moves_one_setting_at_a_time():
@@ -101,6 +104,7 @@ def test_sensitivity_moves_one_setting_at_a_time():
     xs = sorted({float(x) for line in accuracy.get_lines() for x in line.get_xdata()})
     assert xs == [25.0, 50.0, 100.0]  # the hidden=128 cell is left out: another setting moved
     assert len(figure.axes) == 2 and "Sensitivity to max length N" in caption
+    assert "error bars the std over seeds" in caption and "no memory panel" in caption  # two seeds, no profile
     with pytest.raises(ValueError, match="unknown sensitivity setting 'dropout'"):
         sensitivity_figure(pd.DataFrame(rows), "dropout")
 
@@ -120,8 +124,10 @@ def test_sensitivity_memory_panel_needs_two_profiled_settings(lengths, panels):
         rows += [{"bench": "profile", "level": "model", "variant": attention, "T": T, "d": 64, "H": 2,
                   "layers": 2, "metric": "peak_memory", "stat": "peak", "value": T / 10, "status": "ok"}
                  for T in lengths]
-    figure, _ = sensitivity_figure(pd.DataFrame(rows), "max_len")
+    figure, caption = sensitivity_figure(pd.DataFrame(rows), "max_len")
     assert len(figure.axes) == panels
+    assert ("peak memory of one model training step" in caption) == (panels == 3)
+    assert "one seed per point, so no error bars" in caption
 
 
 def test_roofline_only_for_gpu_rows():
