@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.profile.analysis import crossovers, scaling_exponents  # noqa: E402
+from bench.profile.analysis import MIN_R2, crossovers, reliable_fit, scaling_exponents  # noqa: E402
 
 from .style import attention_style  # noqa: E402
 
@@ -32,12 +32,18 @@ def _per_sequence(block: pd.DataFrame, metric: str, stat: str) -> pd.DataFrame:
     return ok.groupby(["variant", "T"], sort=True)["y"].mean().reset_index()
 
 
-def _exponents(block: pd.DataFrame, metric: str) -> dict:
+def _fit_labels(block: pd.DataFrame, metric: str) -> dict:
+    """variant -> its legend label: the fitted slope with its r², or why the fit is no result."""
     try:
         fits = scaling_exponents(block, metric=metric, per_sequence=True)
     except ValueError:
         return {}
-    return dict(zip(fits["variant"], fits["exponent"]))
+    labels = {}
+    for variant, exponent, r2 in zip(fits["variant"], fits["exponent"], fits["r2"]):
+        problem = reliable_fit(exponent, r2)
+        labels[variant] = (f"{variant} (T^{exponent:.2f}, r² {r2:.2f})" if problem is None else
+                           f"{variant} (unreliable fit: {problem})" if np.isfinite(exponent) else variant)
+    return labels
 
 
 def _crossing_lengths(block: pd.DataFrame) -> dict:
@@ -57,11 +63,10 @@ def scaling_figure(block: pd.DataFrame, title: str = "") -> tuple[plt.Figure, st
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     crossing = _crossing_lengths(block)
     for ax, (metric, stat, label) in zip(axes, PANELS):
-        values, exponents = _per_sequence(block, metric, stat), _exponents(block, metric)
+        values, labels = _per_sequence(block, metric, stat), _fit_labels(block, metric)
         for variant, line in values.groupby("variant", sort=False):
             style = attention_style(variant)
-            slope = exponents.get(variant, np.nan)
-            style["label"] = f"{variant} (T^{slope:.2f})" if np.isfinite(slope) else variant
+            style["label"] = labels.get(variant, variant)
             ax.plot(line["T"], line["y"], **style, markersize=4, linewidth=1.4)
             if metric == "time" and variant in crossing:
                 at = line[line["T"] == crossing[variant]]
@@ -70,7 +75,7 @@ def scaling_figure(block: pd.DataFrame, title: str = "") -> tuple[plt.Figure, st
         ax.set(xscale="log", yscale="log", xlabel="sequence length T (positions, log scale)", ylabel=label)
         ax.grid(True, which="both", alpha=0.25)
         if len(values):
-            ax.legend(fontsize=7, ncol=2, title="fitted slope in ()", title_fontsize=7)
+            ax.legend(fontsize=7, ncol=2, title="fitted slope and r² in ()", title_fontsize=7)
     if title:
         figure.suptitle(title, fontsize=10)
     return figure, _caption(block, crossing)
@@ -85,7 +90,12 @@ def _caption(block: pd.DataFrame, crossing: dict) -> str:
     text = (f"Median {first['mode']} time and peak memory per sequence against T, {first['level']} level, "
             f"H={first['H']}, D={first['D']}, {first['dtype']}, on {devices}, with {policy}. Time: median of "
             f"timed calls after warm-up; memory: peak above the baseline in its own pass (bench/profile/memory.py). "
-            f"Slopes are least-squares fits in log-log space (2: quadratic, 1: linear).")
+            f"Slopes are least-squares fits in log-log space (2: quadratic, 1: linear) with their r²; a fit with "
+            f"r² below {MIN_R2} or a negative slope is marked unreliable instead of read as a scaling law.")
+    loaded = block[block["loaded"].notna()] if "loaded" in block else block.iloc[0:0]
+    if len(loaded):
+        text += (" Timed under load even after retries (other processes or steal; see the rows' load fields): "
+                 + ", ".join(sorted({f"{r['variant']} T={r['T']}" for _, r in loaded.iterrows()})) + ".")
     if crossing:
         text += " A star marks the length from which the variant is faster than sdpa at every longer length: " + \
                 ", ".join(f"{v} T={int(t)}" for v, t in sorted(crossing.items())) + "."

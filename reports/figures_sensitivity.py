@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from bench.load import OTHERS_LIMIT  # noqa: E402
+
 from .accuracy import finished_cell_ids  # noqa: E402
 from .style import attention_style  # noqa: E402
 
@@ -75,4 +77,8 @@ def sensitivity_figure(frame: pd.DataFrame, setting: str) -> tuple[plt.Figure, s
     spread = "error bars the std over seeds" if seeded else "one seed per point, so no error bars"
     caption = (f"Sensitivity to {label}: test NDCG@10 and training time per epoch from the training runs (other "
                f"settings held at their most common values){memory}; one line per attention, {spread}.")
+    shares = train.loc[train["metric"] == "others_cpu", "value"]
+    if (shares > OTHERS_LIMIT).any():
+        caption += (f" {int((shares > OTHERS_LIMIT).sum())} of {len(shares)} epochs were timed while other processes "
+                    f"used more than {100 * OTHERS_LIMIT:.0f}% of the CPUs: their times read high.")
     return figure, caption

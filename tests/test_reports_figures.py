@@ -30,9 +30,9 @@ def test_scaling_figure_draws_each_variant_with_its_slope_and_marks_the_crossove
     figure, caption = scaling_figure(profile_rows(), "fixture")
     time_axis, memory_axis = figure.axes
     labels = [line.get_label() for line in time_axis.get_lines() if not line.get_label().startswith("_")]
-    assert labels == ["dot (T^2.00)", "linrec (T^1.00)", "sdpa (T^1.50)"]
-    assert [line.get_label() for line in memory_axis.get_lines()][:3] == ["dot (T^2.00)", "linrec (T^1.00)",
-                                                                          "sdpa (T^1.00)"]
+    assert labels == ["dot (T^2.00, r² 1.00)", "linrec (T^1.00, r² 1.00)", "sdpa (T^1.50, r² 1.00)"]
+    assert [line.get_label() for line in memory_axis.get_lines()][:3] == [
+        "dot (T^2.00, r² 1.00)", "linrec (T^1.00, r² 1.00)", "sdpa (T^1.00, r² 1.00)"]
     assert time_axis.get_xscale() == "log" and "(ms)" in time_axis.get_ylabel() and "(MiB)" in memory_axis.get_ylabel()
     # linrec per sequence 0.02 T against sdpa 3e-4 T^1.5: equal at T = 4444 -> never within 64..512
     assert "star marks" not in caption and "dot T=1024 (oom)" in caption and "Test CPU" in caption
@@ -151,3 +151,31 @@ def test_curve_legends_name_each_attentions_training_path():
     figure, _ = curves_figure(rows)
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert labels == ["dot [per-sequence]", "linrec [per-prefix]"]  # one entry each, seeds share it
+
+
+def test_slopes_show_their_r2_and_a_falling_or_poor_fit_is_marked_unreliable():
+    rows = profile_rows()
+    falling = (rows["variant"] == "linrec") & (rows["metric"] == "time") & (rows["status"] == "ok")
+    rows.loc[falling, "value"] = [112.0, 3.0, 60.0, 1.4]  # a loaded machine's timings: no scaling law
+    rows.loc[falling & (rows["T"] == 64), "loaded"] = "other processes used 60% of the CPUs"
+    figure, caption = scaling_figure(rows, "fixture")
+    labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert any(label.startswith("dot (T^2.00, r² 1.00)") for label in labels)
+    assert any(label.startswith("linrec (unreliable fit: negative slope, r²") for label in labels)
+    assert "marked unreliable" in caption and "Timed under load even after retries" in caption
+    assert "linrec T=64" in caption
+
+
+def test_the_sensitivity_caption_counts_epochs_timed_under_load():
+    from reports.figures_sensitivity import sensitivity_figure
+
+    rows = []
+    for max_len, share in ((25, 0.02), (50, 0.6)):
+        common = {"bench": "train", "cell": f"dot-{max_len}", "model": "sasrec", "attention": "dot",
+                  "max_len": max_len, "hidden": 64, "heads": 2, "layers": 2, "seed": 0}
+        rows += [{**common, "metric": "status", "status": "finished"},
+                 {**common, "split": "test", "metric": "ndcg@10", "value": 0.05},
+                 {**common, "split": "train", "epoch": 1, "metric": "epoch_time", "value": 1.0},
+                 {**common, "split": "train", "epoch": 1, "metric": "others_cpu", "value": share}]
+    _, caption = sensitivity_figure(pd.DataFrame(rows), "max_len")
+    assert "1 of 2 epochs were timed while other processes used more than 25% of the CPUs" in caption

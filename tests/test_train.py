@@ -127,3 +127,13 @@ def test_data_with_nothing_to_learn_is_one_line_before_training(tmp_path, length
     with pytest.raises(ValueError, match=message) as info:
         run(tmp_path, data, model=model)
     assert "\n" not in str(info.value) and not (tmp_path / "rows.jsonl").exists()
+
+
+def test_every_epoch_records_its_steps_and_the_load_it_was_timed_under(tmp_path):
+    config = TrainConfig(max_len=8, hidden=16, inner=32, heads=2, layers=1, batch_size=64, epochs=2, lr=5e-3)
+    train(config, cyclic_data(), tmp_path, dataset="cyclic", progress=False)
+    rows = read_rows(tmp_path / "rows.jsonl")
+    for metric in ("steps", "others_cpu", "steal"):
+        values = [r["value"] for r in rows if r["metric"] == metric]
+        assert len(values) == 2 and all(v >= 0 for v in values), metric
+    assert all(0 <= r["value"] <= 1 for r in rows if r["metric"] in ("others_cpu", "steal"))

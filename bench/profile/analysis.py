@@ -5,6 +5,8 @@ Usage:
     scaling_exponents(frame, per_sequence=True)   # one row per series: b in value ~ T^b, fitted in log-log
     crossovers(frame, baselines=("dot", "sdpa"))   # from which measured length each variant beats each baseline
     speedup_table(frame, baseline="sdpa")          # long format baseline/variant per cell, for a variant x T heatmap
+    out_of_line(frame)                             # {cell id: why} for timings far off their series' trend
+    reliable_fit(exponent, r2)                     # None, or why a fitted slope is not a result
 
 Pure functions: tidy rows in (one measured value per row, see bench/results.py), a new DataFrame out. Columns an
 old run lacks are filled with None when they only label a series (model, options, batch_policy, ...); a column
@@ -31,6 +33,8 @@ BASELINE_LOSSES = ("oom",)
 _LABELS = ("run_id", "level", "model", "mode", "causal", "device", "dtype", "batch_policy", "tokens", "B", "H", "D",
            "options")
 _STATS = {"time": "median"}  # memory metrics have the single stat "peak"
+OUT_OF_LINE_FACTOR = 3.0  # a timing this many times off the trend of its series' other lengths is measured again
+MIN_R2 = 0.9  # a log-log fit explaining less of the variance than this is no scaling law
 
 
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
@@ -73,6 +77,43 @@ def loglog_fit(T: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     b, a = np.polyfit(x, z, 1)
     ss_res, ss_tot = float(np.sum((z - (a + b * x)) ** 2)), float(np.sum((z - z.mean()) ** 2))
     return float(b), float(a), 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
+
+
+def reliable_fit(exponent: float, r2: float) -> str | None:
+    """Usage: reliable_fit(1.02, 0.99) -> None; reliable_fit(-0.13, 0.135) -> "negative slope, r² 0.14". A cost
+    (time, memory) that falls with T, or a fit below MIN_R2, is no result to draw."""
+    if not np.isfinite(exponent):
+        return "fewer than two lengths"
+    problems = (["negative slope"] if exponent < 0 else []) + ([f"r² {r2:.2f} < {MIN_R2}"] if r2 < MIN_R2 else [])
+    return ", ".join(problems) or None
+
+
+def robust_line(x: np.ndarray, z: np.ndarray) -> tuple[float, float]:
+    """Usage: robust_line(log_T, log_y) -> (slope, intercept) by Theil-Sen: the median of the pairwise slopes,
+    then the median intercept, so one wild point cannot tilt the line the others lie on."""
+    i, j = np.triu_indices(len(x), 1)
+    slope = float(np.median((z[j] - z[i]) / (x[j] - x[i])))
+    return slope, float(np.median(z - slope * x))
+
+
+def out_of_line(frame: pd.DataFrame, factor: float = OUT_OF_LINE_FACTOR) -> dict:
+    """Usage: out_of_line(profile_rows) -> {cell id: reason} for median times per sequence more than ``factor``
+    times off the robust log-log line through their series (series of four lengths or more)."""
+    ok = _ok(_prepare(frame, ("cell", "variant", "T", "B", "metric", "stat", "status", "value"), "out_of_line"),
+             "time", None)
+    ok = ok.assign(y=ok["value"].astype(float) / ok["B"].astype(float))
+    found = {}
+    for _, series in ok.groupby(list(SCALING_KEY), dropna=False):
+        per_T = series.groupby("T").agg(y=("y", "mean"), cell=("cell", "first"))
+        if len(per_T) < 4:
+            continue
+        x, z = np.log(per_T.index.to_numpy(float)), np.log(per_T["y"].to_numpy(float))
+        slope, intercept = robust_line(x, z)
+        off = np.exp(z - (intercept + slope * x))
+        for cell, ratio in zip(per_T["cell"], off):
+            if ratio > factor or ratio < 1 / factor:
+                found[cell] = f"{ratio:.2g}x the trend of its series"
+    return found
 
 
 def scaling_exponents(frame: pd.DataFrame, metric: str = "time", stat: str | None = None, per_sequence: bool = False,

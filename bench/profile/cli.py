@@ -75,6 +75,10 @@ def add_profile_command(commands) -> None:
     how.add_argument("--timeout", type=positive_float, default=MEASURE.timeout,
                      help="seconds allowed to one subprocess")
     how.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's choice)")
+    how.add_argument("--load-attempts", type=positive_int, default=MEASURE.load_attempts,
+                     help="time a cell again while other processes load the machine, up to this many times in "
+                          "all (default: %(default)s); cells still loaded, or far off their series' trend, are "
+                          "measured once more at the end of the sweep")
     out = cmd.add_argument_group("where results go")
     out.add_argument("--run-dir", help="run folder; an existing one made by this same command is resumed")
     out.add_argument("--results", default="results", help="parent of a new run folder (default: results)")
@@ -106,7 +110,8 @@ def options_from_args(args) -> MeasureOptions:
         cap = round(0.75 * available_mib()) or None
     return MeasureOptions(warmup=args.warmup, repeats=args.repeats, min_repeats=args.min_repeats,
                           max_seconds=args.max_seconds, memory=not args.no_memory, memory_cap_mib=cap,
-                          isolate=args.isolate, timeout=args.timeout, threads=args.threads)
+                          isolate=args.isolate, timeout=args.timeout, threads=args.threads,
+                          load_attempts=args.load_attempts)
 
 
 def command_config(grid: GridSpec, args) -> dict:
@@ -185,6 +190,7 @@ def run_profile(args) -> int:
     from ..results import append_rows, repair_rows, write_json
     from .measure import measure_cell
     from .memory import address_space_cap
+    from .recheck import recheck_cells
     from .table import print_run_table
 
     if args.threads:
@@ -220,6 +226,9 @@ def run_profile(args) -> int:
             append_rows(rows_path, [{"run_id": run_dir.name, "cell": cell_id, "cell_rows": len(rows),
                                      "git_commit": commit, **row} for row in rows])
             bar.update(1)
+    again = recheck_cells(rows_path, cells, options, {"run_id": run_dir.name, "git_commit": commit})
+    for cell_id, why in again.items():
+        print(f"{cell_id}: measured again: {why}")
     print_run_table(run_dir)
     print(f"\nrows: {rows_path}")
     return 0

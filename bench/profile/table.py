@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..results import load_runs
-from .analysis import crossovers, scaling_exponents
+from .analysis import crossovers, reliable_fit, scaling_exponents
 
 BLOCK_KEYS = ["level", "model", "mode", "causal", "dtype", "device"]
 INDEX = ["T", "B"]
@@ -90,8 +90,8 @@ def analysis_tables(frame: pd.DataFrame) -> str:
         fits = scaling_exponents(frame, metric=metric, per_sequence=True).dropna(subset=["exponent"])
         if fits.empty:
             continue
-        fits = fits.assign(fit=[f"{e:.2f} (r2 {r:.3f})" for e, r in zip(fits["exponent"], fits["r2"])],
-                           block=_block_labels(fits))
+        fits = fits.assign(fit=[f"{e:.2f} (r2 {r:.3f}{', unreliable' if reliable_fit(e, r) else ''})"
+                                for e, r in zip(fits["exponent"], fits["r2"])], block=_block_labels(fits))
         table = fits.pivot_table(index="variant", columns="block", values="fit", aggfunc="first", sort=False)
         parts.append(f"\nscaling exponent of {label} per sequence in T (value / B ~ T^b):\n{table.to_string()}")
     baselines = tuple(b for b in ("dot", "sdpa") if b in set(frame["variant"]))

@@ -87,6 +87,9 @@ def log_epoch(log, epoch: int, stats: dict, valid: dict, loss: str) -> None:
     log.add(split="train", epoch=epoch, metric="samples", value=stats["samples"])
     log.add(split="train", epoch=epoch, metric="pairs", value=stats["pairs"])
     log.add(split="train", epoch=epoch, metric="steps", value=stats["steps"])
+    for name in ("others_cpu", "steal"):  # what else ran while the epoch was timed (bench/load.py)
+        if stats.get("load", {}).get(name) is not None:
+            log.add(split="train", epoch=epoch, metric=name, value=stats["load"][name])
     log.add(split="train", epoch=epoch, metric="eval_time", value=stats["eval_seconds"], unit="s")
     log.metrics("valid", epoch, valid)
     tqdm.write(f"epoch {epoch}: loss {stats['loss']:.4f}, valid ndcg@10 {valid['ndcg@10']:.4f}, "

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from models.backbones import build_model
 
 from ..environment import check_device
+from ..load import load_between, snapshot
 
 from .batches import LeaveOneOut, make_batch, pair_batches, training_windows, window_pairs
 from .config import TrainConfig, check_config, check_split, dataset_label, training_path
@@ -62,10 +63,12 @@ def compute_loss(model, batch: dict, objective: str, loss: str, generator: torch
 
 
 def train_one_epoch(model, optimizer, split, samples, config, generator, progress: bool) -> dict:
-    """Usage: stats = train_one_epoch(...) -> {"loss", "seconds", "data_seconds", "samples", "pairs", "steps"}
-    (windows, (context, target) pairs and optimizer steps); raises on NaN/inf. The loss is the mean over pairs.
+    """Usage: stats = train_one_epoch(...) -> {"loss", "seconds", "data_seconds", "samples", "pairs", "steps",
+    "load"} (windows, (context, target) pairs, optimizer steps, the machine's load meanwhile: bench/load.py);
+    raises on NaN/inf. The loss is the mean over pairs.
     Objective ``last`` batches ``batch_size`` pairs whichever path runs; ``all`` and ``cloze`` batch windows."""
     model.train()
+    before = snapshot()
     start, data_seconds, total, count, pairs = time.perf_counter(), 0.0, 0.0, 0, 0
     per_window = torch.ones_like(samples[0]) if config.objective != "last" else window_pairs(samples)
     batches = list(pair_batches(per_window, config.batch_size, generator))
@@ -87,7 +90,7 @@ def train_one_epoch(model, optimizer, split, samples, config, generator, progres
         total += loss.item() * targets
         count, pairs = count + len(index), pairs + targets
     return {"loss": total / max(pairs, 1), "seconds": time.perf_counter() - start, "data_seconds": data_seconds,
-            "samples": count, "pairs": pairs, "steps": len(batches)}
+            "samples": count, "pairs": pairs, "steps": len(batches), "load": load_between(before, snapshot())}
 
 
 def model_for_config(config: TrainConfig, num_items: int):
