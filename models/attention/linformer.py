@@ -5,8 +5,8 @@ Usage:
     out = attn(q, k, v, key_padding_mask=mask)      # (B, T, H, D), T <= max_len, non-causal only
 
 K' = E[:, :T] K and V' = F[:, :T] V (proj_dim x D, shared across heads), out = softmax(Q K'^T / sqrt(D)) V'.
-Padded positions are zeroed (``clear_padding``) before the projection. Implicit matrix: softmax(Q K'^T / sqrt(D)) F[:, :T],
-with padded columns zero. Causal is refused: the projection mixes all positions.
+Padded positions are zeroed (``clear_padding``) before the projection. Implicit matrix:
+softmax(Q K'^T / sqrt(D)) F[:, :T], with padded columns zero. Causal is refused: the projection mixes all positions.
 """
 from __future__ import annotations
 
