@@ -77,7 +77,8 @@ def test_nan_loss_stops_with_a_diverged_row(tmp_path, monkeypatch):
     status = [r for r in rows if r["metric"] == "status"]
     assert summary["status"] == "diverged" and status[0]["status"] == "diverged"
     assert "nan" in status[0]["message"] and "epoch 2" in status[0]["message"]
-    assert any(r["metric"] == "test" or r.get("split") == "test" for r in rows)  # the best epoch-1 model was tested
+    tested = [r for r in rows if r.get("split") == "test"]
+    assert tested and {r["epoch"] for r in tested} == {1}  # the best model, of epoch 1, was tested
 
 
 def test_checkpoint_reloads_with_weights_only(tmp_path):
@@ -133,7 +134,8 @@ def test_every_epoch_records_its_steps_and_the_load_it_was_timed_under(tmp_path)
     config = TrainConfig(max_len=8, hidden=16, inner=32, heads=2, layers=1, batch_size=64, epochs=2, lr=5e-3)
     train(config, cyclic_data(), tmp_path, dataset="cyclic", progress=False)
     rows = read_rows(tmp_path / "rows.jsonl")
-    for metric in ("steps", "others_cpu", "steal"):
+    pairs = [r["value"] for r in rows if r["metric"] == "pairs"]
+    assert [r["value"] for r in rows if r["metric"] == "steps"] == [-(-p // 64) for p in pairs] and len(pairs) == 2
+    for metric in ("others_cpu", "steal"):  # shares of the machine's CPU time: /proc/stat is there on Linux
         values = [r["value"] for r in rows if r["metric"] == metric]
-        assert len(values) == 2 and all(v >= 0 for v in values), metric
-    assert all(0 <= r["value"] <= 1 for r in rows if r["metric"] in ("others_cpu", "steal"))
+        assert len(values) == 2 and all(0 <= v <= 1 for v in values), metric

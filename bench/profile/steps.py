@@ -2,7 +2,7 @@
 
 Usage:
     step = build_step(cell)      # inputs, module (and optimiser) built here, on cell.device in cell.dtype
-    step()                        # one call of the measured work
+    result = step()               # one call of the measured work; it returns what it computed (see below)
 
 Modes at ``level="attention"`` (one attention call on (B, T, H, D) inputs):
     fwd     forward with autograd recording (inputs require grad), as in training; no backward
@@ -13,6 +13,8 @@ Modes at ``level="model"`` (SASRec or BERT4Rec on B windows of T random item ids
             at the masked positions for BERT4Rec)
     fwdbwd  one whole training step: forward, loss, backward and the Adam update
     infer   eval-mode full-ranking scores of every item for each window, under ``torch.inference_mode``
+A step returns what it computed, so tests can check it: the attention output (fwd, infer) or the gradients
+(fwdbwd); at model level the loss (fwd, fwdbwd) or the scores (infer). Timing and memory drop it at once.
 At model level a dtype other than float32 runs under ``torch.autocast`` (parameters and optimiser stay fp32),
 which is how mixed-precision training is done; at attention level the inputs themselves are in that dtype.
 """
@@ -66,12 +68,12 @@ def _attention_step(cell: ProfileCell):
     if cell.mode == "infer":
         def step():
             with torch.inference_mode():
-                attention(q, k, v, causal=cell.causal)
+                return attention(q, k, v, causal=cell.causal)
         return step
 
     if cell.mode == "fwd":
         def step():
-            attention(q, k, v, causal=cell.causal)  # the graph is recorded, then freed with the output
+            return attention(q, k, v, causal=cell.causal)  # the graph is recorded, then freed with the output
         return step
 
     grad_out = _random(shape, generator, cell, False)
@@ -79,7 +81,7 @@ def _attention_step(cell: ProfileCell):
 
     def step():
         out = attention(q, k, v, causal=cell.causal)
-        torch.autograd.grad(out, wrt, grad_out)
+        return torch.autograd.grad(out, wrt, grad_out)
     return step
 
 
@@ -126,7 +128,7 @@ def _model_step(cell: ProfileCell, model=None):
 
         def step():
             with torch.inference_mode(), autocast:
-                model.predict(item_seq, lengths)
+                return model.predict(item_seq, lengths)
         return step
 
     model.train()
@@ -134,7 +136,7 @@ def _model_step(cell: ProfileCell, model=None):
     if cell.mode == "fwd":
         def step():
             with autocast:
-                compute_loss(model, batch, objective, "ce", generator)
+                return compute_loss(model, batch, objective, "ce", generator)
         return step
 
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -145,4 +147,5 @@ def _model_step(cell: ProfileCell, model=None):
             loss = compute_loss(model, batch, objective, "ce", generator)
         loss.backward()
         optimizer.step()
+        return loss.detach()
     return step
