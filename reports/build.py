@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-import json
 import re
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup, escape
 
-from bench.results import load_runs, read_json
+from bench.results import load_runs
 
 from .accuracy import accuracy_summary, accuracy_table, excluded_cells, finished_cell_ids
 from .browser import html_to_pdf
@@ -35,6 +34,7 @@ from .figures_heatmaps import heatmaps_figure, read_heatmaps
 from .figures_roofline import roofline_figure
 from .figures_scaling import scaling_figure
 from .figures_sensitivity import SETTINGS, sensitivity_figure
+from .provenance import provenance_marks, provenance_section
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -224,28 +224,6 @@ def failed_cells(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(failed)[columns].fillna("") if failed else pd.DataFrame(columns=columns)
 
 
-def provenance_section(run_dirs: list[Path], frame: pd.DataFrame) -> dict:
-    rows = []
-    for run in run_dirs:
-        env = read_json(run / "env.json") if (run / "env.json").exists() else {}
-        config = read_json(run / "config.json") if (run / "config.json").exists() else {}
-        settings = json.dumps(config.get("grid") or config.get("measure") or {}, sort_keys=True)[:300]
-        command = env.get("command_line") or f"{config.get('command', '?')} {settings}"  # older runs: settings
-        rows.append({"run": run.name, "command": command,
-                     "device": env.get("gpu") or env.get("cpu", "?"), "threads": env.get("torch_threads"),
-                     "torch": env.get("torch"), "cuda": env.get("cuda") or "-", "xformers": env.get("xformers"),
-                     "commit": (env.get("git_commit") or "?")[:10], "time": env.get("time")})
-    runs = {"kind": "table", "title": "Runs", "notes": [],
-            "html": pd.DataFrame(rows).to_html(index=False, escape=True, classes="text"),
-            "caption": "Each run folder's env.json and config.json: where, with what and by which command (the "
-                       "latest that wrote to the folder) every number was measured."}
-    failed = failed_cells(frame)
-    cells = {"kind": "table", "title": "Cells that did not finish or measure", "notes": [],
-             "html": failed.to_html(index=False, escape=True, classes="text") if len(failed) else "<p>None.</p>",
-             "caption": "Left out of every table and figure above, with the reason recorded in their rows."}
-    return {"id": "provenance", "title": "Environment and provenance", "items": [runs, cells]}
-
-
 def comparison_section(frame: pd.DataFrame, runs: list[Path], others: list[Path], out: Outputs) -> dict:
     other = load_runs(*others)
     this_names, other_names = ", ".join(r.name for r in runs), ", ".join(r.name for r in others)
@@ -285,11 +263,12 @@ def build_report(run_dirs, out_dir, title: str = "LinRec-Bench report", scale_no
                 heatmaps_section(runs, out), curves_section(frame, out)]
     if others:
         sections.append(comparison_section(frame, runs, others, out))
-    sections.append(provenance_section(runs + others, frame))
+    sections.append(provenance_section(runs + others, frame, failed_cells(frame)))
+    marks = provenance_marks(runs, frame)
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     html = environment.get_template("report.html.j2").render(
         title=title, built=dt.datetime.now().astimezone().isoformat(timespec="seconds"), runs=runs,
-        sections=sections, scale_note=scale_note)
+        sections=sections, scale_note=scale_note, marks=marks)
     path = out.dir / "report.html"
     path.write_text(html, encoding="utf-8")
     paths = {"html": path, "files": out.files}

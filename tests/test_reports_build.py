@@ -237,3 +237,36 @@ def test_the_accuracy_caption_claims_spread_and_tests_only_with_seeds(tmp_path, 
     html = build_report([run], tmp_path / "out")["html"].read_text()
     assert ("paired t-test" in html) == claims and ("mean ± std" in html) == claims
     assert ("one seed per row, so no spread and no significance test" in html) == (not claims)
+
+
+def with_env(run, commit, cells=None):
+    (run / "env.json").write_text(json.dumps({"cpu": "Test CPU", "git_commit": commit}))
+    if cells is not None:
+        (run / "config.json").write_text(json.dumps({"command": "train", "cells": cells}))
+    return run
+
+
+def test_a_clean_run_carries_no_provenance_mark(tmp_path):
+    run = with_env(run_folder(tmp_path / "clean", profile_rows(), "profile"), "abc123")
+    html = build_report([run], tmp_path / "out")["html"].read_text()
+    assert "Provenance:" not in html and ">clean<" in html
+
+
+def test_runs_are_marked_for_a_dirty_tree_mixed_or_other_commits_and_unrecorded_cells(tmp_path):
+    profile = with_env(run_folder(tmp_path / "profile", profile_rows().assign(git_commit="abc123"), "profile"),
+                       "abc123")
+    dirty = with_env(run_folder(tmp_path / "dirty", profile_rows().assign(git_commit="abc123-dirty"), "profile"),
+                     "abc123-dirty")
+    rows = train_rows()
+    cells = sorted(set(rows["cell"]))
+    recorded = {cell: {"env": {"git_commit": "abc123" if i % 2 else "fed987"}} for i, cell in enumerate(cells[1:])}
+    mixed = with_env(run_folder(tmp_path / "mixed", rows, "train"), "abc123", {cells[0]: {}, **recorded})
+    html = build_report([profile, dirty, mixed], tmp_path / "out")["html"].read_text()
+    notice = html[html.index("Provenance:"):html.index("Read these numbers")]
+    assert "<code>profile</code>" not in notice  # shares its commit with the runs beside it, clean
+    assert "<code>dirty</code> measured on a dirty tree (abc123-dirty)" in notice
+    assert "mixes 2 commits" in notice and "1 training cell(s) without a recorded environment" in notice
+    alone = with_env(run_folder(tmp_path / "alone", profile_rows().assign(git_commit="0ddba11"), "profile"),
+                     "0ddba11")
+    html = build_report([profile, alone], tmp_path / "out2")["html"].read_text()
+    assert "measured at 0ddba11, a commit none of the runs beside it shares (abc123)" in html
