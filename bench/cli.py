@@ -53,6 +53,14 @@ def non_negative_float(text: str) -> float:
     return float_at_least(text, 0.0, "a finite number >= 0")
 
 
+def add_device_argument(cmd, default: str = "auto") -> None:
+    """Usage: add_device_argument(cmd): ``--device auto|cpu|cuda|cuda:N`` (auto: CUDA where there is a GPU),
+    checked against the machine when the command runs (environment.select_device: one line, exit 2)."""
+    cmd.add_argument("--device", default=default, metavar="DEVICE",
+                     help="auto (CUDA where torch sees a GPU, else the CPU), cpu, cuda or cuda:N "
+                          "(default: %(default)s)")
+
+
 def add_list_command(commands) -> None:
     cmd = commands.add_parser("list", help="list every attention variant with its capabilities")
     cmd.add_argument("--device", default="cpu", help="device to report availability for (default: cpu)")

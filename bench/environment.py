@@ -5,12 +5,14 @@ Usage:
     device_name("cpu") -> the CPU model; device_name("cuda") -> the GPU's name
     COMMAND_LINE[:] = argv     # python -m bench sets it, so env.json records the command that made a run
     check_device("cuda")       # one-line ValueError for an unknown device, or CUDA where torch sees no GPU
+    select_device("auto")      # -> "cuda" where torch sees a GPU, else "cpu"; "cuda:1" makes GPU 1 current
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
 import platform
+import re
 import shlex
 import socket
 import subprocess
@@ -22,16 +24,35 @@ import torch
 from models.attention.linrec_kernels import kernel_path
 
 DEVICES = ("cpu", "cuda")
+DEVICE_FORMS = "auto, cpu, cuda or cuda:N"
 COMMAND_LINE: list[str] = []  # set by python -m bench for the command it runs (run_all runs several in-process)
 
 
 def check_device(device: str, present: bool = True) -> None:
-    """Usage: check_device("cuda"). One-line ValueError for a device other than cpu or cuda, and (``present``) for
-    CUDA where torch sees no GPU."""
-    if device not in DEVICES:
-        raise ValueError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
-    if present and device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but torch sees no CUDA device here (use --device cpu)")
+    """Usage: check_device("cuda"). One-line ValueError for a device other than cpu, cuda or cuda:N, and
+    (``present``) for CUDA where torch sees no GPU, or no GPU N."""
+    if device not in DEVICES and not re.fullmatch(r"cuda:\d+", str(device)):
+        raise ValueError(f"unknown device {device!r}; valid: {DEVICE_FORMS}")
+    if not present or device == "cpu":
+        return
+    if not torch.cuda.is_available():
+        raise ValueError(f"--device {device} asked for, but torch sees no CUDA device here (use --device cpu)")
+    index = int(device.split(":")[1]) if ":" in device else 0
+    if index >= torch.cuda.device_count():
+        raise ValueError(f"--device {device} asked for, but torch sees {torch.cuda.device_count()} CUDA device(s) "
+                         f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})")
+
+
+def select_device(device: str) -> str:
+    """Usage: select_device("auto") -> "cuda" or "cpu". Checks ``device`` (auto, cpu, cuda, cuda:N), makes GPU N
+    the current one for cuda:N, and returns the device type the run's cells use: a cell trained or measured on
+    another GPU of the same kind is the same cell, and rows name the GPU (device_name) and env.json its index."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    check_device(device)
+    if device.startswith("cuda:"):
+        torch.cuda.set_device(int(device.split(":")[1]))
+    return "cuda" if device.startswith("cuda") else "cpu"
 
 
 def device_name(device: str) -> str:
@@ -94,7 +115,8 @@ def environment() -> dict:
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "cuda_available": cuda,
-        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "gpu": torch.cuda.get_device_name() if cuda else None,  # the current GPU: the one --device cuda:N chose
+        "cuda_device": torch.cuda.current_device() if cuda else None,
         "driver": nvidia_driver() if cuda else None,
         "xformers": package_version("xformers"),
         "python": platform.python_version(),

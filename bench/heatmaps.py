@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from models.attention import get_spec
 
+from .cli import add_device_argument
+from .environment import select_device
 from .results import read_json, read_rows, write_rows
 from .train.batches import LeaveOneOut, evaluation_inputs, gather_windows
 from .train.config import TrainConfig
@@ -68,12 +71,14 @@ def cell_matrix(config: TrainConfig, weights: dict, split: LeaveOneOut, user: in
     if config.model == "bert4rec":
         item_seq, real = model.with_mask_appended(item_seq, lengths), real + 1
     matrices = model.implicit_matrices(item_seq)  # per layer: (1, H, T, T)
-    return matrices[layer][0, head].float(), real
+    return matrices[layer][0, head].float().cpu(), real
 
 
-def heatmap_rows(run_dir, user: int | None = None, layer: int = 0, head: int = 0, data_dir=None) -> list[dict]:
+def heatmap_rows(run_dir, user: int | None = None, layer: int = 0, head: int = 0, data_dir=None,
+                 device: str = "cpu") -> list[dict]:
     """Usage: see module docstring. Returns the rows (also written to run_dir/heatmaps.jsonl, replacing it).
-    ``data_dir`` None is the data folder every command uses ($LINREC_BENCH_DATA or <repo>/data)."""
+    ``data_dir`` None is the data folder every command uses ($LINREC_BENCH_DATA or <repo>/data); ``device`` is
+    where the matrices are computed, whichever device trained the cell."""
     from .data import load_dataset
 
     run_dir = Path(run_dir)
@@ -86,7 +91,7 @@ def heatmap_rows(run_dir, user: int | None = None, layer: int = 0, head: int = 0
             print(f"{cell}: no checkpoint, skipped")
             continue
         try:
-            weights = torch.load(checkpoint, weights_only=True)
+            weights = torch.load(checkpoint, weights_only=True, map_location="cpu")
         except Exception as err:  # a truncated or foreign file: this cell has no matrix, the others still do
             print(f"{cell}: checkpoint {checkpoint} unreadable ({type(err).__name__}), skipped")
             continue
@@ -97,7 +102,7 @@ def heatmap_rows(run_dir, user: int | None = None, layer: int = 0, head: int = 0
         chosen = median_user(split, config.max_len) if user is None else user
         if not 0 <= chosen < split.num_users:
             raise ValueError(f"user {chosen} out of range: the split has {split.num_users} users")
-        matrix, real = cell_matrix(config, weights, split, chosen, layer, head)
+        matrix, real = cell_matrix(replace(config, device=device), weights, split, chosen, layer, head)
         rows.append({"bench": "heatmap", "run_id": run_dir.name, "cell": cell, "model": config.model,
                      "attention": config.attention, "softmax": get_spec(config.attention).exact,
                      "max_len": config.max_len, "seed": config.seed,
@@ -116,11 +121,13 @@ def add_heatmaps_command(commands) -> None:
     cmd.add_argument("--head", type=int, default=0)
     cmd.add_argument("--data-dir", type=Path, default=None,
                      help="data cache folder (default: $LINREC_BENCH_DATA or <repo>/data)")
+    add_device_argument(cmd)
     cmd.set_defaults(run=run_heatmaps)
 
 
 def run_heatmaps(args: argparse.Namespace) -> int:
-    rows = heatmap_rows(args.run_dir, args.user, args.layer, args.head, args.data_dir)
+    device = select_device(args.device)
+    rows = heatmap_rows(args.run_dir, args.user, args.layer, args.head, args.data_dir, device)
     print(f"{len(rows)} heatmaps (user {rows[0]['user'] if rows else '-'}, layer {args.layer}, head {args.head}) "
           f"in {Path(args.run_dir) / FILE}")
     return 0

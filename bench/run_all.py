@@ -22,6 +22,7 @@ import functools
 import time
 from pathlib import Path
 
+from .cli import add_device_argument
 from .processes import run_module
 from .train.grids import BERT4REC_FULL, BERT4REC_QUICK, FULL, FULL_DATA, FULL_SEEDS, QUICK, QUICK_DATA, QUICK_SEEDS
 
@@ -93,19 +94,22 @@ def default_profile() -> str:
     return "full" if torch.cuda.is_available() else "quick"
 
 
-def stage_commands(stage: str, profile: str, root: Path, data_dir: str | None) -> list[list[str]]:
-    """Usage: stage_commands("accuracy", "quick", root, None) -> the argv lists (for bench or reports) it runs."""
+def stage_commands(stage: str, profile: str, root: Path, data_dir: str | None,
+                   device: str = "auto") -> list[list[str]]:
+    """Usage: stage_commands("accuracy", "quick", root, None) -> the argv lists (for bench or reports) it runs;
+    training, profiling and heatmaps run on ``device`` (auto: CUDA where there is a GPU)."""
     data = ["--data-dir", data_dir] if data_dir else []
+    on = ["--device", device]
     if stage == "data":
         spec = SCALES[profile]["data"]
         return [["bench", "data", *as_arguments({"dataset": spec["name"], **spec["options"]}), *data]]
     if stage in ("accuracy", "sensitivity", "ablation"):
-        return [["bench", "train-grid", f"{profile}-{stage}", "--run-dir", str(root / stage), *data]]
+        return [["bench", "train-grid", f"{profile}-{stage}", "--run-dir", str(root / stage), *data, *on]]
     if stage == "profile":
-        return [["bench", "profile", *as_arguments(sweep), "--run-dir", str(root / f"profile-{i + 1}")]
+        return [["bench", "profile", *as_arguments(sweep), "--run-dir", str(root / f"profile-{i + 1}"), *on]
                 for i, sweep in enumerate(PROFILE_SWEEPS[profile])]
     if stage == "heatmaps":
-        return [["bench", "heatmaps", str(root / "accuracy"), *data]]
+        return [["bench", "heatmaps", str(root / "accuracy"), *data, *on]]
     if stage == "report":
         folders = [root / s for s in ("accuracy", "sensitivity", "ablation")]
         folders += [root / f"profile-{i + 1}" for i in range(len(PROFILE_SWEEPS[profile]))]
@@ -126,14 +130,15 @@ def run_command(argv: list[str], run_bench) -> int:
     return run_module(argv[0], argv[1:], capture=False).returncode
 
 
-def run_all(profile: str, root: Path, run_bench, stages=STAGES, data_dir: str | None = None) -> int:
+def run_all(profile: str, root: Path, run_bench, stages=STAGES, data_dir: str | None = None,
+            device: str = "auto") -> int:
     """Usage: run_all("quick", root, main) (see module docstring). Returns 0, or the first failing stage's status
     (later stages still run when they do not depend on it, so one failure does not cost the rest)."""
     status = 0
     for number, stage in enumerate(stages, start=1):
         started = time.perf_counter()
         print(f"\n== {number}/{len(stages)} {stage} ({profile})", flush=True)
-        for argv in stage_commands(stage, profile, root, data_dir):
+        for argv in stage_commands(stage, profile, root, data_dir, device):
             code = run_command(argv, run_bench)
             if code == 130:
                 return 130  # Ctrl-C: stop here, what finished is kept
@@ -155,11 +160,15 @@ def add_run_all_command(commands, run_bench) -> None:
                        help="paper scale (the default with a GPU)")
     cmd.add_argument("--root", type=Path, default=None, help="results root (default results/run-all-<profile>)")
     cmd.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
-    cmd.add_argument("--data-dir", default=None)
+    cmd.add_argument("--data-dir", default=None, help="data cache folder (default: $LINREC_BENCH_DATA or <repo>/data)")
+    add_device_argument(cmd)
     cmd.set_defaults(run=functools.partial(run_from_args, run_bench=run_bench))
 
 
 def run_from_args(args: argparse.Namespace, run_bench) -> int:
     profile = args.profile or default_profile()
     root = args.root or Path("results") / f"run-all-{profile}"
-    return run_all(profile, root, run_bench, [s for s in STAGES if s in args.stages], args.data_dir)
+    from .environment import select_device
+
+    select_device(args.device)  # one line before any stage when the device cannot run here
+    return run_all(profile, root, run_bench, [s for s in STAGES if s in args.stages], args.data_dir, args.device)

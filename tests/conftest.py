@@ -4,15 +4,38 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.attention import attention_names, get_attention, get_spec, unavailable_reason
+from models.attention import AttentionUnsupported, attention_names, get_attention, get_spec, unavailable_reason
 
 HEAD_DIM = 8
 HEADS = 2
 
 DEVICES = [
     pytest.param("cpu", id="cpu"),
-    pytest.param("cuda", id="cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")),
+    pytest.param("cuda", id="cuda", marks=[pytest.mark.cuda,
+                                           pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]),
 ]
+HALF = (torch.float16, torch.bfloat16)
+
+
+def fused_cuda_refuses(name: str, device: str, dtype: torch.dtype, masked: bool) -> bool:
+    """Whether a forced fused CUDA kernel cannot take these inputs, so the contract wants AttentionUnsupported:
+    FlashAttention (sdpa_flash) takes fp16/bf16 only and no arbitrary mask (a padding mask is one); the
+    memory-efficient kernels (sdpa_efficient, xformers) take no float64. Elsewhere every variant runs."""
+    if device != "cuda":
+        return False
+    if name == "sdpa_flash":
+        return dtype not in HALF or masked
+    return name in ("sdpa_efficient", "xformers") and dtype == torch.float64
+
+
+def refused_as_the_contract_says(attn, device: str, q, k, v, **call) -> bool:
+    """Usage: if refused_as_the_contract_says(attn, device, q, k, v, causal=True, key_padding_mask=mask): return.
+    Where fused_cuda_refuses, checks the call raises AttentionUnsupported and returns True; else False."""
+    if not fused_cuda_refuses(attn.spec.name, device, q.dtype, call.get("key_padding_mask") is not None):
+        return False
+    with pytest.raises(AttentionUnsupported):
+        attn(q, k, v, **call)
+    return True
 
 
 def runnable(device: str = "cpu") -> list[str]:

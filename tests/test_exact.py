@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.profiler import profile
 
-from conftest import DEVICES, build, make_mask, make_qkv, runnable
+from conftest import DEVICES, build, fused_cuda_refuses, make_mask, make_qkv, runnable
 from models.attention import AttentionUnavailable, AttentionUnsupported, get_spec, unavailable_reason
 from models.attention.sdpa import last_backend
 
@@ -26,6 +26,10 @@ def test_exact_variants_are_within_twice_dots_own_error(device, dtype, causal, p
     dot_error = (build("dot", device)(*low, causal=causal, key_padding_mask=mask).double() - want).abs().max()
     assert names, "no exact variant runs here"
     for name in names:
+        if fused_cuda_refuses(name, device, dtype, padded):
+            with pytest.raises(AttentionUnsupported):
+                build(name, device)(*low, causal=causal, key_padding_mask=mask)
+            continue
         try:
             got = build(name, device)(*low, causal=causal, key_padding_mask=mask)
         except AttentionUnavailable as err:
@@ -36,7 +40,8 @@ def test_exact_variants_are_within_twice_dots_own_error(device, dtype, causal, p
 
 
 OPS = {"FLASH_ATTENTION": "_scaled_dot_product_flash_attention", "MATH": "_scaled_dot_product_attention_math",
-       "EFFICIENT_ATTENTION": "_scaled_dot_product_efficient_attention"}
+       "EFFICIENT_ATTENTION": "_scaled_dot_product_efficient_attention",
+       "CUDNN_ATTENTION": "_scaled_dot_product_cudnn_attention"}
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -47,12 +52,12 @@ def test_recorded_sdpa_backend_is_the_kernel_that_ran(name, padded, device):
     q, k, v = make_qkv(T=32, D=16, dtype=dtype, device=device)
     mask = make_mask(T=32, device=device) if padded else None
     attn = build(name, device)
-    try:
-        with profile() as prof:
+    if fused_cuda_refuses(name, device, dtype, padded):  # FlashAttention takes no mask: refused, as contracted
+        with pytest.raises(AttentionUnsupported):
             attn(q, k, v, causal=True, key_padding_mask=mask)
-    except AttentionUnsupported:  # a forced backend may refuse a mask on CUDA: that refusal is the contract
-        assert name != "sdpa"
         return
+    with profile() as prof:
+        attn(q, k, v, causal=True, key_padding_mask=mask)
     ran = {e.name for e in prof.events()}
     backend = last_backend()
     assert backend in OPS, backend
@@ -77,6 +82,7 @@ def test_forced_cuda_only_backend_is_unavailable_on_cpu():
         build("sdpa_efficient")(q, k, v)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_xformers_runs_or_says_why_on_cuda():
     reason = unavailable_reason("xformers", "cuda")
@@ -86,3 +92,18 @@ def test_xformers_runs_or_says_why_on_cuda():
             build("xformers", "cuda")(q, k, v)
         pytest.skip(f"xformers unavailable on this GPU: {reason}")
     assert build("xformers", "cuda")(q, k, v, causal=True).shape == q.shape
+
+
+def test_an_xformers_operator_refusal_is_unsupported_not_a_raw_error(monkeypatch):
+    xops = pytest.importorskip("xformers.ops")
+    import models.attention.xformers_mem as xformers_mem
+
+    def no_operator(*args, **kwargs):
+        raise NotImplementedError("No operator found for `memory_efficient_attention_forward` with inputs:\n...")
+
+    monkeypatch.setattr(xformers_mem, "unavailable_reason", lambda name, device: None)
+    monkeypatch.setattr(xops, "memory_efficient_attention", no_operator)
+    q, k, v = make_qkv()
+    with pytest.raises(AttentionUnsupported, match="xformers: no memory_efficient_attention operator runs these "
+                                                   "inputs: No operator found"):
+        build("xformers")(q, k, v)

@@ -91,7 +91,7 @@ def test_command_writes_rows_and_prints_the_table(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr(perf_cli, "BREAKDOWN_LENGTHS", (16,))
     monkeypatch.setattr(perf_cli, "FIRST_CALL_CELL", attention_cell("linrec", 16, 2))
     monkeypatch.setattr(perf_cli, "model_cell", lambda variant, T: tiny_model_cell(variant, T))
-    monkeypatch.setattr(perf_cli, "run_training", lambda args, run_dir: epoch_rows(
+    monkeypatch.setattr(perf_cli, "run_training", lambda args, run_dir, device: epoch_rows(
         cyclic_data(), tmp_path / "work", run_dir.name, runs=(("dot", "per-sequence"),), setting=TINY_TRAINING))
     run_dir = tmp_path / "perf"
     code = main(["perf", "--quick", "--run-dir", str(run_dir), "--no-progress"])

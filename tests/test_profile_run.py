@@ -190,6 +190,7 @@ def test_nvml_sampler_catches_a_peak_between_readings():
     assert sampler.peak_mib == 512.0
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_memory_columns():
     cuda_cell = ProfileCell("attention", "dot", "fwdbwd", False, 1024, 2, 4, 16, "float32", "cuda", "fixed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import DEVICES, build, causal_modes, make_mask, make_qkv, runnable
+from conftest import DEVICES, build, causal_modes, make_mask, make_qkv, refused_as_the_contract_says, runnable
 
 CASES = [pytest.param(name, causal, padded,
                       id=f"{name}-{'causal' if causal else 'full'}-{'pad' if padded else 'nopad'}")
@@ -20,10 +20,10 @@ def naive_output(attn, q, k, v, causal, mask):
 @pytest.mark.parametrize("name,causal,padded", CASES)
 def test_output_and_gradients_match_naive_reference(name, causal, padded, device):
     attn = build(name, device)
-    if device == "cuda" and attn.spec.name in ("xformers", "sdpa_flash", "sdpa_efficient"):
-        pytest.skip("float64 is not supported by fused CUDA kernels; covered in bf16 by test_exact")
     q, k, v = make_qkv(T=70, device=device, requires_grad=True)  # 70 > one 64-position chunk
     mask = make_mask(T=70, device=device) if padded else None
+    if refused_as_the_contract_says(attn, device, q, k, v, causal=causal, key_padding_mask=mask):
+        return  # float64 into a fused CUDA kernel; test_exact covers these in bf16
     grad_out = torch.randn_like(q)
 
     fast = attn(q, k, v, causal=causal, key_padding_mask=mask)

@@ -2,22 +2,27 @@
 
 Usage:
     python -m bench perf [--quick] [--results results] [--run-dir results/perf-mine] [--no-breakdown]
-                         [--no-training] [--data-dir data]
+                         [--no-training] [--data-dir data] [--device auto|cpu|cuda|cuda:N]
+
+The claims are the CPU's (checks.py); ``--device cuda`` measures the same pairs, exponents and training epochs on
+the GPU. The first-call compile cost and the step breakdown belong to the CPU kernels and run on the CPU only.
 """
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from ..environment import environment
+from ..cli import add_device_argument
+from ..environment import environment, select_device
 from ..results import append_rows, new_run_dir, write_json
 from .breakdown import PARTS, time_breakdown
 from .checks import (all_cells, attention_cell, check_table, compile_claim, describe, exponent_cells,
                      first_call_cost, interleaved_pairs, measure_all, model_cell, options_for, ratio_checks)
-from .training import DATASET, epoch_rows, throughput_table
+from .training import DATASET, SETTING, epoch_rows, throughput_table
 
 BREAKDOWN_VARIANTS = ("sdpa", "linrec_official", "linrec")
 BREAKDOWN_LENGTHS = (200, 2048)
@@ -36,6 +41,7 @@ def add_perf_command(commands) -> None:
     cmd.add_argument("--results", type=Path, default=Path("results"), help="parent of the new run folder")
     cmd.add_argument("--run-dir", type=Path, default=None, help="a new, empty run folder (default results/perf-*)")
     cmd.add_argument("--no-progress", action="store_true")
+    add_device_argument(cmd)
     cmd.set_defaults(run=run_perf)
 
 
@@ -101,24 +107,34 @@ def training_claims(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def run_training(args, run_dir: Path) -> list[dict]:
+def run_training(args, run_dir: Path, device: str = "cpu") -> list[dict]:
     """Usage: run_training(args, run_dir) -> the perf_training rows (one epoch per path on ML-100K 5-core)."""
     from ..data import load_dataset
 
     data = load_dataset(DATASET["name"], data_dir=args.data_dir, **DATASET["options"])
     with tempfile.TemporaryDirectory() as work:  # the trainer's own rows and checkpoints are not kept
-        return epoch_rows(data, Path(work), run_dir.name, progress=not args.no_progress)
+        return epoch_rows(data, Path(work), run_dir.name, setting=replace(SETTING, device=device),
+                          progress=not args.no_progress)
+
+
+def on_device(checks, exponent, device: str):
+    """Usage: checks, exponent = on_device(ratio_checks(), exponent_cells(quick), "cuda") -> the same cells there."""
+    checks = [replace(c, ours=replace(c.ours, device=device), baseline=replace(c.baseline, device=device))
+              for c in checks]
+    return checks, [replace(cell, device=device) for cell in exponent]
 
 
 def run_perf(args) -> int:
+    device = select_device(args.device)
     run_dir = open_run(args)
     options = options_for(args)
-    checks, exponent = ratio_checks(), exponent_cells(args.quick)
+    checks, exponent = on_device(ratio_checks(), exponent_cells(args.quick), device)
     cells = all_cells(checks, exponent)
     write_json(run_dir / "env.json", environment())
     write_json(run_dir / "config.json", {"command": "perf", "quick": args.quick, "measure": options.__dict__,
                                          "breakdown": not args.no_breakdown, "cells": [describe(c) for c in cells]})
-    print(f"perf: {len(cells)} cells on {torch.get_num_threads()} CPU threads, rows in {run_dir}", flush=True)
+    where = f"{torch.get_num_threads()} CPU threads" if device == "cpu" else device
+    print(f"perf: {len(cells)} cells on {where}, rows in {run_dir}", flush=True)
     first_cell = FIRST_CALL_CELL
     first = first_call_cost(first_cell)  # before any other call here: the kernels' compile time, reported apart
     append_rows(run_dir / "rows.jsonl", [{"bench": "perf_compile", "run_id": run_dir.name,
@@ -131,7 +147,7 @@ def run_perf(args) -> int:
     table = check_table(pd.DataFrame(rows), checks, exponent, pairs)
     table = pd.concat([table, pd.DataFrame([compile_claim(first_cell, first)])], ignore_index=True)
     if not args.no_training:
-        training = run_training(args, run_dir)
+        training = run_training(args, run_dir, device)
         append_rows(run_dir / "rows.jsonl", training)
         table = pd.concat([table, training_claims(training)], ignore_index=True)
     if not args.no_breakdown:

@@ -19,7 +19,7 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 
-from ..cli import non_negative_int, positive_float, positive_int
+from ..cli import add_device_argument, non_negative_int, positive_float, positive_int
 from ..machine import available_mib
 from .cells import CAUSAL_CHOICES, LEVELS, MODELS, MODES, GridSpec, canonical_dtype, make_grid
 from .measure import MeasureOptions
@@ -43,7 +43,7 @@ def add_profile_command(commands) -> None:
                       help="fwd, fwdbwd (at model level: a full training step), infer (default: all three)")
     what.add_argument("--causal", choices=CAUSAL_CHOICES, default=GRID.causal,
                       help="auto: non-causal attention, and at model level the model's own choice (default)")
-    what.add_argument("--device", default="auto", help="cpu, cuda, or auto: cuda when there is one (default)")
+    add_device_argument(what)
     what.add_argument("--dtype", nargs="+", default=GRID.dtypes, dest="dtypes",
                       help="float32/fp32, bfloat16/bf16, float16/fp16 (default: float32)")
     batch = what.add_mutually_exclusive_group()
@@ -87,10 +87,10 @@ def add_profile_command(commands) -> None:
 
 
 def grid_from_args(args) -> GridSpec:
-    """Usage: grid_from_args(args) -> GridSpec with the device resolved; nothing is checked here."""
-    import torch
+    """Usage: grid_from_args(args) -> GridSpec with the device resolved (and checked: environment.select_device)."""
+    from ..environment import select_device
 
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    device = select_device(args.device)
     tokens = None if args.batch is not None else (args.tokens or DEFAULT_TOKENS)
     head_dim = args.head_dim or GRID.head_dim
     if args.hidden is not None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-from ..cli import non_negative_float, positive_float, positive_int
+from ..cli import add_device_argument, non_negative_float, positive_float, positive_int
 from ..data.cli import add_dataset_arguments, dataset_from_args
-from ..environment import check_device, environment
+from ..environment import environment, select_device
 from ..results import new_run_dir, read_json, write_json
 from .config import DEFAULT_OBJECTIVE, LAST_PATHS, LOSSES, TrainConfig, dataset_label
 from .log import check_same_data, finished_cells
@@ -74,7 +74,7 @@ def add_model_arguments(cmd) -> None:
     cmd.add_argument("--eval-batch-size", type=positive_int, default=d.eval_batch_size)
     cmd.add_argument("--shuffle-train-order", action="store_true",
                      help="sanity check: shuffle each training sequence (valid/test targets stay last)")
-    cmd.add_argument("--device", default=d.device)
+    add_device_argument(cmd)
 
 
 def add_train_command(commands) -> None:
@@ -91,6 +91,7 @@ def config_from_args(args) -> TrainConfig:
     names = {f.name for f in fields(TrainConfig)}
     values = {name: getattr(args, name) for name in names if hasattr(args, name)}
     values["objective"] = args.objective or DEFAULT_OBJECTIVE[args.model]
+    values["device"] = select_device(args.device)  # checked before the data loads or a run folder is made
     return TrainConfig(**values)
 
 
@@ -137,7 +138,6 @@ def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: 
 
 def run_train(args) -> int:
     config = config_from_args(args)
-    check_device(config.device)  # before the data loads or a run folder is made
     data = dataset_from_args(args)
     run_dir = claim_run_dir(args.run_dir)
     summary = run_cell(run_dir, config, data, args.dataset_options, not args.no_progress, environment())
@@ -156,6 +156,7 @@ def add_train_grid_command(commands) -> None:
     cmd.add_argument("--run-dir", type=Path, default=None, help="results folder (default: results/<grid>)")
     cmd.add_argument("--data-dir", type=Path, default=None, help="data cache folder")
     cmd.add_argument("--limit", type=positive_int, default=None, help="run at most this many unfinished cells")
+    add_device_argument(cmd)
     cmd.add_argument("--no-progress", action="store_true")
     cmd.set_defaults(run=run_train_grid)
 
@@ -164,10 +165,12 @@ def run_train_grid(args) -> int:
     from ..data import load_dataset
     from .grids import GRIDS
 
+    device = select_device(args.device)  # every cell of the grid trains there: another device is another cell
     run_dir = claim_run_dir(args.run_dir or Path("results") / args.grid)
     loaded = {}  # each data set once, however many cells use it
     cells = []  # (dataset spec, config, data, cell id)
     for dataset, config in GRIDS[args.grid]():
+        config = replace(config, device=device)
         key = json.dumps(dataset, sort_keys=True)
         if key not in loaded:
             loaded[key] = load_dataset(dataset["name"], data_dir=args.data_dir, **dataset.get("options", {}))

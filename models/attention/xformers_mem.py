@@ -13,7 +13,7 @@ import platform
 
 import torch
 
-from .contract import AttentionUnavailable, allowed_pairs, check_inputs, zero_padded_queries
+from .contract import AttentionUnavailable, AttentionUnsupported, allowed_pairs, check_inputs, zero_padded_queries
 from .dot import dot_matrix
 from .registry import register_function, unavailable_reason
 
@@ -88,7 +88,12 @@ def xformers_attention(q, k, v, *, causal: bool = False, key_padding_mask=None):
         bias = _padding_bias(key_padding_mask, causal, q)
     else:
         bias = xops.LowerTriangularMask() if causal else None
-    out = xops.memory_efficient_attention(q, k, v, attn_bias=bias, scale=q.shape[-1] ** -0.5)  # (B, T, H, D)
+    try:
+        out = xops.memory_efficient_attention(q, k, v, attn_bias=bias, scale=q.shape[-1] ** -0.5)  # (B, T, H, D)
+    except NotImplementedError as err:  # no xformers operator takes these inputs (float64, an odd head size)
+        first = str(err).strip().splitlines()[0]
+        raise AttentionUnsupported(f"xformers: no memory_efficient_attention operator runs these inputs: "
+                                   f"{first}") from None
     return zero_padded_queries(out, key_padding_mask)
 
 
