@@ -33,7 +33,9 @@ SCALES = {  # what each profile trains: its base cell, data, BERT4Rec's override
 }
 QUICK_ITEMS = 1349  # items in QUICK_DATA (ML-100K 5-core, each user's 40 most recent): the model-level item count
 # The profiling sweeps, as options of ``python -m bench profile``. The non-causal sweeps leave linrec_causal out:
-# with causal off it runs linrec's own Function, the same code and numbers as the linrec cells.
+# with causal off it runs linrec's own Function, the same code and numbers as the linrec cells. The full sweeps
+# (a GPU's) run every cell in a process of its own: dot at T=16384 runs out of memory there, and a later cell must
+# not share its allocator.
 PROFILE_SWEEPS = {
     "quick": [
         {"attention": ["dot", "sdpa", "linrec_official", "linrec", "linear_elu", "performer", "efficient"],
@@ -46,14 +48,16 @@ PROFILE_SWEEPS = {
          "mode": ["fwdbwd"], "repeats": 3, "max_seconds": 5},
     ],
     "full": [
-        {"attention": ["dot", "sdpa", "xformers", "linrec_official", "linrec", "linear_elu", "performer", "efficient",
-                       "cosformer"], "lengths": [128, 256, 512, 1024, 2048, 4096, 8192, 16384], "tokens": 65536,
-         "mode": ["fwd", "fwdbwd", "infer"], "dtype": ["float32", "bfloat16"]},
-        {"attention": ["dot", "sdpa", "xformers", "linrec_causal", "linear_elu"], "causal": "on",
-         "lengths": [128, 512, 2048, 8192, 16384], "tokens": 65536, "mode": ["fwdbwd"], "dtype": ["bfloat16"]},
-        {"level": "model", "attention": ["dot", "sdpa", "linrec_official", "linrec"],
+        {"attention": ["dot", "sdpa", "xformers", "linrec_official", "linrec", "linrec_triton", "linear_elu",
+                       "performer", "efficient", "cosformer"],
+         "lengths": [128, 256, 512, 1024, 2048, 4096, 8192, 16384], "tokens": 65536,
+         "mode": ["fwd", "fwdbwd", "infer"], "dtype": ["float32", "bfloat16"], "isolate": True},
+        {"attention": ["dot", "sdpa", "xformers", "linrec_causal", "linrec_causal_triton", "linear_elu"],
+         "causal": "on", "lengths": [128, 512, 2048, 8192, 16384], "tokens": 65536, "mode": ["fwdbwd"],
+         "dtype": ["bfloat16"], "isolate": True},
+        {"level": "model", "attention": ["dot", "sdpa", "linrec_official", "linrec", "linrec_triton"],
          "lengths": [50, 100, FULL.max_len, 400, 1000], "tokens": 65536, "hidden": FULL.hidden, "heads": FULL.heads,
-         "layers": FULL.layers, "mode": ["fwdbwd", "infer"]},
+         "layers": FULL.layers, "mode": ["fwdbwd", "infer"], "isolate": True},
     ],
 }
 

@@ -1,10 +1,18 @@
-"""Shared fixtures: devices, variant names, seeded inputs with a mixed padding pattern."""
+"""Shared fixtures: devices, variant names, seeded inputs with a mixed padding pattern. Without an NVIDIA GPU the
+Triton LinRec kernels run under Triton's interpreter, switched on here before anything can import triton."""
 from __future__ import annotations
 
-import pytest
-import torch
+import os
+from pathlib import Path
 
-from models.attention import AttentionUnsupported, attention_names, get_attention, get_spec, unavailable_reason
+if not Path("/dev/nvidiactl").exists():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from models.attention import (AttentionUnsupported, attention_names, get_attention, get_spec,  # noqa: E402
+                              unavailable_reason)
 
 HEAD_DIM = 8
 HEADS = 2
@@ -15,12 +23,15 @@ DEVICES = [
                                            pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]),
 ]
 HALF = (torch.float16, torch.bfloat16)
+TRITON = ("linrec_triton", "linrec_causal_triton")  # take no float64
 
 
-def fused_cuda_refuses(name: str, device: str, dtype: torch.dtype, masked: bool) -> bool:
-    """Whether a forced fused CUDA kernel cannot take these inputs, so the contract wants AttentionUnsupported:
-    FlashAttention (sdpa_flash) takes fp16/bf16 only and no arbitrary mask (a padding mask is one); the
-    memory-efficient kernels (sdpa_efficient, xformers) take no float64. Elsewhere every variant runs."""
+def refuses(name: str, device: str, dtype: torch.dtype, masked: bool) -> bool:
+    """Whether a kernel cannot take these inputs, so the contract wants AttentionUnsupported: the Triton LinRec
+    kernels take no float64; on CUDA, FlashAttention (sdpa_flash) takes fp16/bf16 only and no arbitrary mask (a
+    padding mask is one), and the memory-efficient kernels (sdpa_efficient, xformers) take no float64."""
+    if name in TRITON:
+        return dtype == torch.float64
     if device != "cuda":
         return False
     if name == "sdpa_flash":
@@ -30,8 +41,8 @@ def fused_cuda_refuses(name: str, device: str, dtype: torch.dtype, masked: bool)
 
 def refused_as_the_contract_says(attn, device: str, q, k, v, **call) -> bool:
     """Usage: if refused_as_the_contract_says(attn, device, q, k, v, causal=True, key_padding_mask=mask): return.
-    Where fused_cuda_refuses, checks the call raises AttentionUnsupported and returns True; else False."""
-    if not fused_cuda_refuses(attn.spec.name, device, q.dtype, call.get("key_padding_mask") is not None):
+    Where refuses, checks the call raises AttentionUnsupported and returns True; else False."""
+    if not refuses(attn.spec.name, device, q.dtype, call.get("key_padding_mask") is not None):
         return False
     with pytest.raises(AttentionUnsupported):
         attn(q, k, v, **call)
@@ -39,10 +50,11 @@ def refused_as_the_contract_says(attn, device: str, q, k, v, **call) -> bool:
 
 
 def runnable(device: str = "cpu") -> list[str]:
-    """Every registered variant that can run on ``device`` here."""
+    """Every registered variant that can run on ``device`` here and takes the float64 inputs the generic tests
+    use; the Triton kernels (fp32/bf16 only) have their own tests in tests/test_linrec_triton.py."""
     if device == "cuda" and not torch.cuda.is_available():
-        return [n for n in attention_names() if "cuda" in get_spec(n).devices]
-    return [n for n in attention_names() if unavailable_reason(n, device) is None]
+        return [n for n in attention_names() if "cuda" in get_spec(n).devices and n not in TRITON]
+    return [n for n in attention_names() if unavailable_reason(n, device) is None and n not in TRITON]
 
 
 def build(name: str, device: str = "cpu", max_len: int = 256, **options):

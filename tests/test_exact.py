@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.profiler import profile
 
-from conftest import DEVICES, build, fused_cuda_refuses, make_mask, make_qkv, runnable
+from conftest import DEVICES, build, refuses, make_mask, make_qkv, runnable
 from models.attention import AttentionUnavailable, AttentionUnsupported, get_spec, unavailable_reason
 from models.attention.sdpa import last_backend
 
@@ -26,7 +26,7 @@ def test_exact_variants_are_within_twice_dots_own_error(device, dtype, causal, p
     dot_error = (build("dot", device)(*low, causal=causal, key_padding_mask=mask).double() - want).abs().max()
     assert names, "no exact variant runs here"
     for name in names:
-        if fused_cuda_refuses(name, device, dtype, padded):
+        if refuses(name, device, dtype, padded):
             with pytest.raises(AttentionUnsupported):
                 build(name, device)(*low, causal=causal, key_padding_mask=mask)
             continue
@@ -52,7 +52,7 @@ def test_recorded_sdpa_backend_is_the_kernel_that_ran(name, padded, device):
     q, k, v = make_qkv(T=32, D=16, dtype=dtype, device=device)
     mask = make_mask(T=32, device=device) if padded else None
     attn = build(name, device)
-    if fused_cuda_refuses(name, device, dtype, padded):  # FlashAttention takes no mask: refused, as contracted
+    if refuses(name, device, dtype, padded):  # FlashAttention takes no mask: refused, as contracted
         with pytest.raises(AttentionUnsupported):
             attn(q, k, v, causal=True, key_padding_mask=mask)
         return

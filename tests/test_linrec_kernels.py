@@ -151,3 +151,21 @@ def test_the_comparisons_skip_with_the_reason_where_nothing_compiled(fresh_kerne
     monkeypatch.setitem(kernels._state, "why", "RuntimeError: InvalidCxxCompiler")
     with pytest.raises(pytest.skip.Exception, match="no compiled kernel ran here .eager: RuntimeError"):
         require_compiled()
+
+
+def test_past_the_recompile_limit_the_kernels_say_they_run_eager(fresh_kernels, monkeypatch):
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
+    shapes = [(1, 11, 1, 8), (3, 11, 2, 8), (2, 5, 1, 8)]  # size-1 dims are specialised: each shape recompiles
+    first = kernels.features(torch.randn(*shapes[0]), None, EPS)
+    require_compiled()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        later = [kernels.features(torch.randn(*shape), None, EPS) for shape in shapes[1:]]
+    path = kernels.kernel_path()
+    assert path.startswith("eager: ") and "ecompile" in path, f"still {path!r} past the recompile limit"
+    assert kernels.kernel_ran("linrec", "cpu") == path and kernels.kernel_ran("dot", "cpu") is None
+    assert [got[0].shape[0] for got in (first, *later)] == [1, 3, 2]  # the eager fallback still computed them
+    torch._dynamo.reset()

@@ -70,7 +70,7 @@ class FixedScores(torch.nn.Module):
         super().__init__()
         self.score, self.history_len, self.max_len = score, history_len, history_len
 
-    def predict(self, item_seq, lengths):
+    def predict(self, item_seq, lengths, padded=None):
         return self.score(item_seq, lengths)
 
 

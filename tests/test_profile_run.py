@@ -207,3 +207,11 @@ def test_attention_time_rows_carry_their_flops_and_bytes_model_rows_none():
     model_rows = measure_cell(cell("linrec", "fwd", level="model", model="sasrec"), FAST)
     assert not any("flops" in r for r in model_rows)
 
+
+
+def test_rows_record_which_linrec_kernel_ran():
+    from models.attention.linrec_kernels import kernel_path
+
+    linrec = measure_cell(cell("linrec", "fwd"), FAST)
+    assert {r["kernel"] for r in linrec} == {kernel_path()}  # compiled, or eager with the reason
+    assert {r["kernel"] for r in measure_cell(cell("dot", "fwd"), FAST)} == {None}

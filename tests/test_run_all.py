@@ -105,3 +105,10 @@ def test_each_sensitivity_sweep_passes_through_its_base_cell(profile):
         assert cells.count(TrainConfig(**{**base.__dict__, "attention": attention})) == 1
         swept = [c for c in cells if c.attention == attention and c.hidden != base.hidden]
         assert {c.inner * base.hidden for c in swept} == {base.inner * c.hidden for c in swept}  # the base ratio
+
+
+def test_the_full_profile_isolates_every_cell_and_races_the_triton_kernels():
+    for sweep in run_all.PROFILE_SWEEPS["full"]:
+        assert "--isolate" in run_all.as_arguments(sweep)  # an OOM is a row; no cell shares a crashed cell's allocator
+    variants = {v for sweep in run_all.PROFILE_SWEEPS["full"] for v in sweep["attention"]}
+    assert {"linrec_triton", "linrec_causal_triton"} <= variants

@@ -139,3 +139,12 @@ def test_every_epoch_records_its_steps_and_the_load_it_was_timed_under(tmp_path)
     for metric in ("others_cpu", "steal"):  # shares of the machine's CPU time: /proc/stat is there on Linux
         values = [r["value"] for r in rows if r["metric"] == metric]
         assert len(values) == 2 and all(0 <= v <= 1 for v in values), metric
+
+
+def test_the_status_row_records_which_linrec_kernel_ran(tmp_path):
+    from models.attention.linrec_kernels import kernel_path
+
+    config = TrainConfig(attention="linrec", max_len=8, hidden=16, inner=32, heads=2, layers=1, epochs=1)
+    train(config, cyclic_data(), tmp_path, dataset="cyclic", progress=False)
+    status = [r for r in read_rows(tmp_path / "rows.jsonl") if r["metric"] == "status"]
+    assert status[0]["kernel"] == kernel_path()

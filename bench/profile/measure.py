@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from models.attention import AttentionUnavailable, AttentionUnsupported
+from models.attention.linrec_kernels import kernel_ran
 
 from ..environment import device_name
 from ..processes import die_with_parent, run_module
@@ -129,7 +130,8 @@ def time_here(cell: ProfileCell, options: MeasureOptions) -> dict:
     under, or a failure dict."""
     try:
         step = build_step(cell)
-        return {**time_under_least_load(step, cell.device, options), "backend": _backend(cell)}
+        timing = time_under_least_load(step, cell.device, options)
+        return {**timing, "backend": _backend(cell), "kernel": kernel_ran(cell.variant, cell.device)}
     except Exception as err:  # whatever a variant raises is this cell's row, never the end of the sweep
         return failure(err)
     finally:
@@ -206,8 +208,10 @@ def cell_rows(cell: ProfileCell, results: dict) -> list[dict]:
     """Usage: cell_rows(cell, {"memory": ..., "time": ...}) -> tidy rows, one value or one failure per row."""
     timing, memory = results["time"], results.get("memory")
     backend = next((r.get("backend") for r in (timing, memory) if r and r.get("backend")), None)
+    kernel = timing.get("kernel") if "status" not in timing else kernel_ran(cell.variant, cell.device)
     base = {"bench": "profile", **asdict(cell), "d": cell.d, "options": None, "device_name": device_name(cell.device),
-            "threads": torch.get_num_threads() if cell.device == "cpu" else None, "backend": backend}
+            "threads": torch.get_num_threads() if cell.device == "cpu" else None, "backend": backend,
+            "kernel": kernel}
     rows = []
     if "status" in timing:
         rows.append({**base, "metric": "time", "status": timing["status"], "message": timing["message"]})

@@ -27,7 +27,8 @@ import torch
 from models.attention import AttentionUnavailable, AttentionUnsupported, get_attention, get_spec, unavailable_reason
 from models.backbones import build_model
 
-from ..train.loop import compute_loss
+from ..train.batches import with_host_facts
+from ..train.loop import compute_loss, to_device
 from .cells import DTYPES, ProfileCell
 
 
@@ -97,7 +98,7 @@ def _model_batch(cell: ProfileCell, model, generator: torch.Generator) -> dict:
         masked[:, -1] = True  # every window has a target, as the trainer guarantees
         batch = {"item_seq": torch.where(masked, model.mask_token, item_seq), "lengths": lengths,
                  "target": torch.where(masked, item_seq, 0)}
-    return {key: value.to(cell.device) for key, value in batch.items()}
+    return to_device(with_host_facts(batch), cell.device)  # what the step needs to know, known before it runs
 
 
 def _inference_batch(cell: ProfileCell, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,7 +129,7 @@ def _model_step(cell: ProfileCell, model=None):
 
         def step():
             with torch.inference_mode(), autocast:
-                return model.predict(item_seq, lengths)
+                return model.predict(item_seq, lengths, padded=False)  # full windows (BERT4Rec: with its [MASK])
         return step
 
     model.train()

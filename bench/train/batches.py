@@ -174,10 +174,26 @@ def gather_windows(items: torch.Tensor, starts: torch.Tensor, lengths: torch.Ten
 
 def make_batch(split: LeaveOneOut, samples, index: torch.Tensor, objective: str, width: int,
                mask_ratio: float = 0.2, mask_token: int | None = None, generator=None, targets=None) -> dict:
-    """Usage: make_batch(split, (starts, lengths), index, "all", 50) -> {"item_seq", "lengths", "target"}:
-    ``target`` is (B,) for ``last`` and (B, width) with 0 where no loss is taken for ``all``, ``cloze`` and the
-    per-sequence path of ``last`` (samples with a third tensor, ``loss_from``). ``targets=(first, stop)`` from
-    pair_batches keeps the loss at those of a per-sequence window's pairs only (default: all of them)."""
+    """Usage: make_batch(split, (starts, lengths), index, "all", 50) -> {"item_seq", "lengths", "target", "padded",
+    "target_index"}: ``target`` is (B,) for ``last`` and (B, width) with 0 where no loss is taken for ``all``,
+    ``cloze`` and the per-sequence path of ``last`` (samples with a third tensor, ``loss_from``). ``targets=(first,
+    stop)`` from pair_batches keeps the loss at those of a per-sequence window's pairs only (default: all of them).
+    ``padded`` and ``target_index`` are what the step needs to know on the host (see with_host_facts)."""
+    return with_host_facts(_batch(split, samples, index, objective, width, mask_ratio, mask_token, generator,
+                                  targets))
+
+
+def with_host_facts(batch: dict) -> dict:
+    """Usage: with_host_facts({"item_seq", "lengths", "target"}) -> the batch plus ``padded`` (whether a window
+    holds padding) and, for (B, width) targets, ``target_index`` (the flat positions that
+    carry a loss): read here, on the host, so a step on a GPU never waits for the device to learn them."""
+    batch["padded"] = bool((batch["item_seq"] == 0).any())  # exactly what the model's padding mask would find
+    if batch["target"].dim() == 2:
+        batch["target_index"] = torch.nonzero(batch["target"].flatten() > 0).squeeze(1)  # (P,)
+    return batch
+
+
+def _batch(split, samples, index, objective, width, mask_ratio, mask_token, generator, targets) -> dict:
     starts, lengths = samples[0][index], samples[1][index]
     item_seq = gather_windows(split.items, starts, lengths, width)
     if objective == "last" and len(samples) == 3:

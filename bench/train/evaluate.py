@@ -62,7 +62,8 @@ def evaluate(model, split: LeaveOneOut, which: str, *, protocol: str = "full", e
     for index in batch_order(split.num_users, batch_size, None):
         lengths = inputs["lengths"][index]
         item_seq = gather_windows(split.items, inputs["starts"][index], lengths, model.max_len)  # (B, max_len)
-        scores = model.predict(item_seq.to(device), lengths.to(device)).float().cpu()  # (B, num_items)
+        padded = bool((lengths + model.max_len - model.history_len < model.max_len).any())  # known on the host
+        scores = model.predict(item_seq.to(device), lengths.to(device), padded).float().cpu()  # (B, num_items)
         target_columns = inputs["target"][index] - 1
         if protocol == "full":
             if exclude_seen:

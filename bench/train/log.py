@@ -72,8 +72,10 @@ class CellLog:
         for name, value in values.items():
             self.add(split=split, epoch=epoch, metric=name, value=value)
 
-    def commit(self, status: str, message: str = "") -> None:
-        self.add(metric="status", status=status, message=message)
+    def commit(self, status: str, message: str = "", **fields) -> None:
+        """Usage: log.commit("finished", kernel="compiled"): the status row (with ``fields``), then every row of the
+        cell appended to rows.jsonl in one write."""
+        self.add(metric="status", status=status, message=message, **fields)
         rows = read_rows(self.partial)
         append_rows(self.run_dir / "rows.jsonl", [{k: v for k, v in r.items() if k != "schema"} for r in rows])
         self.partial.unlink()

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from models.attention.linrec_kernels import kernel_ran
 from models.backbones import build_model
 
 from ..environment import check_device
@@ -45,31 +46,45 @@ class TrainingDiverged(RuntimeError):
 
 
 def compute_loss(model, batch: dict, objective: str, loss: str, generator: torch.Generator) -> torch.Tensor:
-    """Usage: compute_loss(model, batch, "last", "ce", gen) -> scalar loss over the batch's targets."""
-    h = model.encode(batch["item_seq"])  # (B, T, hidden)
+    """Usage: compute_loss(model, batch, "last", "ce", gen) -> scalar loss over the batch's targets. With the host
+    facts of batches.with_host_facts (``padded``, ``target_index``) nothing here waits for the device."""
+    h = model.encode(batch["item_seq"], batch.get("padded"))  # (B, T, hidden)
     target = batch["target"]
     if objective == "last" and target.dim() == 1:  # per prefix: the loss at each window's last position
         h = h[torch.arange(h.shape[0], device=h.device), batch["lengths"] - 1]  # (B, hidden)
+    elif "target_index" in batch:  # the positions that carry a loss, found on the host
+        h, target = h.flatten(0, 1)[batch["target_index"]], target.flatten()[batch["target_index"]]  # (P, ...)
     else:
         positions = target > 0
         h, target = h[positions], target[positions]  # (P, hidden), (P,)
     if loss == "ce":
         return F.cross_entropy(model.item_scores(h), target - 1)
     n = model.num_items
-    shift = torch.randint(1, n, target.shape, generator=generator).to(target.device)
+    shift = torch.randint(1, n, target.shape, generator=generator).to(target.device, non_blocking=True)
     negative = (target - 1 + shift) % n + 1  # uniform over the other items
     logits = model.item_scores(h, torch.stack([target, negative], -1))  # (P, 2)
     return F.softplus(-logits[:, 0]).mean() + F.softplus(logits[:, 1]).mean()
 
 
+def to_device(batch: dict, device: str) -> dict:
+    """Usage: to_device(batch, "cuda") -> the batch's tensors there: from pinned memory, without waiting, on CUDA;
+    host facts (bools) as they are."""
+    cuda = torch.device(device).type == "cuda"
+    return {key: (value.pin_memory() if cuda else value).to(device, non_blocking=cuda)
+            if isinstance(value, torch.Tensor) else value for key, value in batch.items()}
+
+
 def train_one_epoch(model, optimizer, split, samples, config, generator, progress: bool) -> dict:
     """Usage: stats = train_one_epoch(...) -> {"loss", "seconds", "data_seconds", "samples", "pairs", "steps",
     "load"} (windows, (context, target) pairs, optimizer steps, the machine's load meanwhile: bench/load.py);
-    raises on NaN/inf. The loss is the mean over pairs.
-    Objective ``last`` batches ``batch_size`` pairs whichever path runs; ``all`` and ``cloze`` batch windows."""
+    raises TrainingDiverged when a step's loss was NaN/inf. The loss is the mean over pairs. Objective ``last``
+    batches ``batch_size`` pairs whichever path runs; ``all`` and ``cloze`` batch windows. The losses are summed
+    on the device and read once, at the end of the epoch: no step waits for the device."""
     model.train()
     before = snapshot()
-    start, data_seconds, total, count, pairs = time.perf_counter(), 0.0, 0.0, 0, 0
+    start, data_seconds, count, pairs = time.perf_counter(), 0.0, 0, 0
+    total = torch.zeros((), dtype=torch.float64, device=config.device)
+    first_bad = torch.full((), -1, dtype=torch.long, device=config.device)  # the first step whose loss was not finite
     per_window = torch.ones_like(samples[0]) if config.objective != "last" else window_pairs(samples)
     batches = list(pair_batches(per_window, config.batch_size, generator))
     for step, (index, first, stop) in enumerate(tqdm(batches, leave=False, disable=not progress, unit="batch",
@@ -77,20 +92,22 @@ def train_one_epoch(model, optimizer, split, samples, config, generator, progres
         tick = time.perf_counter()
         batch = make_batch(split, samples, index, config.objective, model.max_len, config.mask_ratio,
                            getattr(model, "mask_token", None), generator, targets=(first, stop))
-        target = batch["target"]  # counted here, on the host: no device sync in the step
-        targets = len(index) if target.dim() == 1 else int((target > 0).sum())
-        batch = {key: value.to(config.device) for key, value in batch.items()}
+        targets = len(index) if batch["target"].dim() == 1 else len(batch["target_index"])  # counted on the host
+        batch = to_device(batch, config.device)
         data_seconds += time.perf_counter() - tick
         loss = compute_loss(model, batch, config.objective, config.loss, generator)
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(f"training loss became {loss.item()} at step {step + 1}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        total += loss.item() * targets
+        value = loss.detach().double()
+        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(value), step + 1, first_bad)
+        total += value * targets
         count, pairs = count + len(index), pairs + targets
-    return {"loss": total / max(pairs, 1), "seconds": time.perf_counter() - start, "data_seconds": data_seconds,
-            "samples": count, "pairs": pairs, "steps": len(batches), "load": load_between(before, snapshot())}
+    if int(first_bad) >= 0:
+        raise TrainingDiverged(f"training loss became {float(total)} at step {int(first_bad)}")
+    return {"loss": float(total) / max(pairs, 1), "seconds": time.perf_counter() - start,
+            "data_seconds": data_seconds, "samples": count, "pairs": pairs, "steps": len(batches),
+            "load": load_between(before, snapshot())}
 
 
 def model_for_config(config: TrainConfig, num_items: int):
@@ -140,7 +157,7 @@ def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None
         test = evaluate(model, split, "test", **evaluation)
         log.metrics("test", best_epoch, test)
     log.add(split="train", epoch=epochs_run, metric="best_epoch", value=best_epoch)
-    log.commit(status, message)
+    log.commit(status, message, kernel=kernel_ran(config.attention, torch.device(config.device).type))
     remove_resume(resume)
     return {"cell": cell, "status": status, "message": message, "best_epoch": best_epoch, "epochs_run": epochs_run,
             "test": test}

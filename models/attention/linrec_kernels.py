@@ -95,6 +95,11 @@ def _run(name: str, eager, fused, *args):
         return eager(*args)
     try:
         if name not in _compiled:
+            # Past Dynamo's recompile limit (shapes that keep changing) a compiled function silently runs eager;
+            # raising instead makes that an ordinary compile failure: eager from then on, and kernel_path() says so
+            import torch._dynamo
+
+            torch._dynamo.config.fail_on_recompile_limit_hit = True
             _compiled[name] = torch.compile(fused, options={"compile_threads": 1})
         return _compiled[name](*args)
     except Exception as err:  # noqa: BLE001 - any failure to compile: redo in eager, whose errors are the real ones
@@ -151,3 +156,13 @@ def without_autocast(method):
 def kernel_path() -> str:
     """Usage: kernel_path() -> "compiled" while the fused kernels run (CPU), else "eager: <why>"."""
     return "compiled" if _state["enabled"] else f"eager: {_state['why']}"
+
+
+def kernel_ran(variant: str, device: str) -> str | None:
+    """Usage: kernel_ran("linrec", "cpu") -> what ran for a LinRec variant: "compiled" or "eager: <why>" (the CPU
+    kernels of this file), "triton" or "triton-interpreter"; None for variants without kernels of their own."""
+    if variant.endswith("_triton"):
+        return "triton" if device == "cuda" else "triton-interpreter"
+    if variant not in ("linrec", "linrec_causal"):
+        return None
+    return kernel_path() if device == "cpu" else "eager: CUDA keeps the eager passes"

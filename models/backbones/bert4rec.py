@@ -47,15 +47,18 @@ class BERT4Rec(SequenceModel):
         return (z.unsqueeze(-2) * self.embedding.items(items)).sum(-1) + self.output_bias[items - 1]
 
     def with_mask_appended(self, item_seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Usage: with_mask_appended(seq, lengths) -> seq with [MASK] written at position lengths (B, T)."""
-        if item_seq.shape[1] <= int(lengths.max()):
+        """Usage: with_mask_appended(seq, lengths) -> seq with [MASK] written at position lengths (B, T). The free
+        slot is checked where lengths are on the host (reading them from a GPU would wait for it)."""
+        if lengths.device.type == "cpu" and item_seq.shape[1] <= int(lengths.max()):
             raise ValueError(f"BERT4Rec.predict needs a free slot after every window: width {item_seq.shape[1]}, "
                              f"longest window {int(lengths.max())} (windows hold at most history_len items)")
         seq = item_seq.clone()
         seq[torch.arange(seq.shape[0], device=seq.device), lengths] = self.mask_token
         return seq
 
-    def predict(self, item_seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def predict(self, item_seq: torch.Tensor, lengths: torch.Tensor, padded: bool | None = None) -> torch.Tensor:
+        """Usage: predict(item_seq, lengths) -> (B, num_items); ``padded``: whether any window, [MASK] included,
+        is shorter than T (as in encode)."""
         seq = self.with_mask_appended(item_seq, lengths)
-        h = self.encode(seq)
+        h = self.encode(seq, padded)
         return self.item_scores(h[torch.arange(h.shape[0], device=h.device), lengths])  # (B, num_items)

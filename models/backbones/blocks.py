@@ -133,9 +133,11 @@ class SequenceModel(nn.Module):
     """Usage: subclass with ``self.embedding``, ``self.encoder`` and ``self.causal`` set; gives ``encode`` and
     ``implicit_matrices``, shared by SASRec and BERT4Rec."""
 
-    def encode(self, item_seq: torch.Tensor) -> torch.Tensor:
-        """Usage: model.encode(item_seq) -> (B, T, hidden), with the padding mask built from item id 0."""
-        return self.encoder(self.embedding(item_seq), causal=self.causal, key_padding_mask=padding_mask(item_seq))
+    def encode(self, item_seq: torch.Tensor, padded: bool | None = None) -> torch.Tensor:
+        """Usage: model.encode(item_seq, padded) -> (B, T, hidden), with the padding mask built from item id 0.
+        ``padded``: whether any window is padded, when the caller knows it on the host (see padding_mask)."""
+        return self.encoder(self.embedding(item_seq), causal=self.causal,
+                            key_padding_mask=padding_mask(item_seq, padded))
 
     @torch.no_grad()
     def implicit_matrices(self, item_seq: torch.Tensor) -> list[torch.Tensor]:
@@ -144,10 +146,14 @@ class SequenceModel(nn.Module):
                                               key_padding_mask=padding_mask(item_seq))
 
 
-def padding_mask(item_seq: torch.Tensor) -> torch.Tensor | None:
-    """Usage: padding_mask(item_seq) -> (B, T) bool, True where the id is 0 (padding); None when nothing is padded."""
+def padding_mask(item_seq: torch.Tensor, padded: bool | None = None) -> torch.Tensor | None:
+    """Usage: padding_mask(item_seq, padded) -> (B, T) bool, True where the id is 0 (padding); None when nothing
+    is padded. ``padded`` given (the trainer knows its windows' lengths on the host) decides without reading the
+    mask back; None reads it, which on CUDA waits for the device (a host synchronisation)."""
+    if padded is False:
+        return None
     mask = item_seq == 0
-    return mask if bool(mask.any()) else None
+    return mask if padded or bool(mask.any()) else None
 
 
 def init_weights(module: nn.Module, std: float = 0.02) -> None:

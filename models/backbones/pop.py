@@ -27,5 +27,5 @@ class Pop(nn.Module):
         self.counts = torch.bincount(items - 1, minlength=self.num_items).to(self.counts)
         return self
 
-    def predict(self, item_seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def predict(self, item_seq: torch.Tensor, lengths: torch.Tensor, padded: bool | None = None) -> torch.Tensor:
         return self.counts.expand(item_seq.shape[0], -1)

@@ -54,8 +54,9 @@ class SASRec(SequenceModel):
             return h @ self.embedding.items.weight[1:].T
         return (h.unsqueeze(-2) * self.embedding.items(items)).sum(-1)
 
-    def predict(self, item_seq: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Usage: predict(item_seq, lengths) -> (B, num_items), scores for the item after each window."""
-        h = self.encode(item_seq)
+    def predict(self, item_seq: torch.Tensor, lengths: torch.Tensor, padded: bool | None = None) -> torch.Tensor:
+        """Usage: predict(item_seq, lengths) -> (B, num_items), scores for the item after each window; ``padded``
+        as in encode."""
+        h = self.encode(item_seq, padded)
         last = h[torch.arange(h.shape[0], device=h.device), lengths - 1]  # (B, hidden)
         return self.item_scores(last)
