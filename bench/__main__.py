@@ -11,6 +11,7 @@ Usage:
     python -m bench perf [--quick]                             # the LinRec performance claims, side by side (perf/)
     python -m bench heatmaps results/my-run                    # attention matrices of trained cells, for reports
     python -m bench run-all [--quick | --full]                 # the main job: every stage, resumable (run_all.sh)
+    python -m bench device-check [--budget-s 540]              # validate a GPU: every GPU path once (device/)
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import sys
 from . import environment
 from .cli import add_list_command
 from .data.cli import add_data_command
+from .device.cli import add_device_check_command
 from .heatmaps import add_heatmaps_command
 from .perf.cli import add_perf_command
 from .perf.microbench import add_microbench_command
@@ -44,6 +46,7 @@ def main(argv=None) -> int:
     add_perf_command(commands)
     add_heatmaps_command(commands)
     add_run_all_command(commands, run_bench=main)  # run-all runs the other commands in this process
+    add_device_check_command(commands)
     args = parser.parse_args(argv)
     environment.COMMAND_LINE[:] = sys.argv[1:] if argv is None else list(argv)  # env.json: how a run was made
     try:

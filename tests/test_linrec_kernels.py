@@ -157,13 +157,14 @@ def test_past_the_recompile_limit_the_kernels_say_they_run_eager(fresh_kernels, 
     import torch._dynamo
 
     torch._dynamo.reset()
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
+    monkeypatch.setattr(kernels, "RECOMPILE_LIMIT", 1)
     shapes = [(1, 11, 1, 8), (3, 11, 2, 8), (2, 5, 1, 8)]  # size-1 dims are specialised: each shape recompiles
-    first = kernels.features(torch.randn(*shapes[0]), None, EPS)
-    require_compiled()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        later = [kernels.features(torch.randn(*shape), None, EPS) for shape in shapes[1:]]
+    with torch._dynamo.config.patch(recompile_limit=1, fail_on_recompile_limit_hit=True):
+        first = kernels.features(torch.randn(*shapes[0]), None, EPS)
+        require_compiled()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            later = [kernels.features(torch.randn(*shape), None, EPS) for shape in shapes[1:]]
     path = kernels.kernel_path()
     assert path.startswith("eager: ") and "ecompile" in path, f"still {path!r} past the recompile limit"
     assert kernels.kernel_ran("linrec", "cpu") == path and kernels.kernel_ran("dot", "cpu") is None

@@ -116,3 +116,12 @@ def test_the_output_is_the_implicit_matrix_times_v(name, causal):
     weights = attn.matrix(q, k, causal=causal, key_padding_mask=mask)  # (B, H, T, T)
     torch.testing.assert_close(attn(q, k, v, causal=causal, key_padding_mask=mask),
                                torch.einsum("bhij,bjhd->bihd", weights, v), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("found, device, reason", [(False, "cuda", "flash-linear-attention is not installed"),
+                                                   (True, "cpu", "run on CUDA only")], ids=["no-fla", "cpu"])
+def test_the_fla_variant_says_why_it_cannot_run(monkeypatch, found, device, reason):
+    import models.attention.linrec_fla as linrec_fla
+
+    monkeypatch.setattr(linrec_fla.importlib.util, "find_spec", lambda name: object() if found else None)
+    assert reason in linrec_fla.fla_availability(device)

@@ -11,8 +11,8 @@ from .contract import AttentionInputError, AttentionUnavailable, AttentionUnsupp
 from .registry import (AttentionSpec, attention_names, get_attention, get_spec, list_attentions,
                        unavailable_reason)
 
-from . import dot, sdpa, xformers_mem, linrec, linrec_causal, linrec_triton, linear_elu, efficient, performer, \
-    linformer, cosformer  # noqa: E402,F401  (each import registers its variants)
+from . import dot, sdpa, xformers_mem, linrec, linrec_causal, linrec_triton, linrec_fla, linear_elu, efficient, \
+    performer, linformer, cosformer  # noqa: E402,F401  (each import registers its variants)
 
 __all__ = ["AttentionInputError", "AttentionSpec", "AttentionUnavailable", "AttentionUnsupported",
            "attention_names", "get_attention", "get_spec", "list_attentions", "unavailable_reason"]

@@ -86,6 +86,7 @@ def _features_backward_fused(x_hat, norm, grad, eps: float, key_padding_mask, sc
 
 
 _compiled = {}
+RECOMPILE_LIMIT = 64
 
 
 def _run(name: str, eager, fused, *args):
@@ -96,10 +97,13 @@ def _run(name: str, eager, fused, *args):
     try:
         if name not in _compiled:
             # Past Dynamo's recompile limit (shapes that keep changing) a compiled function silently runs eager;
-            # raising instead makes that an ordinary compile failure: eager from then on, and kernel_path() says so
+            # raising instead makes that an ordinary compile failure: eager from then on, and kernel_path() says so.
+            # Each kernel needs a graph per padding (mask or none) and per size-1 dimension (B, H or T of 1, which
+            # Dynamo specialises): more than its default of 8 in a process that profiles many shapes.
             import torch._dynamo
 
             torch._dynamo.config.fail_on_recompile_limit_hit = True
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
             _compiled[name] = torch.compile(fused, options={"compile_threads": 1})
         return _compiled[name](*args)
     except Exception as err:  # noqa: BLE001 - any failure to compile: redo in eager, whose errors are the real ones
