@@ -108,3 +108,20 @@ def test_a_folder_of_a_different_command_is_refused(tmp_path, capsys):
     assert main([*base[:-3], "--run-dir", str(tmp_path / "other")]) == 2
     assert "not a profile run folder" in capsys.readouterr().err
     assert json.loads(run.joinpath("config.json").read_text())["grid"]["lengths"] == [16]
+
+
+def test_a_gpu_sweep_estimates_its_time_from_the_roofline_floors():
+    from bench.profile.estimate import PROCESS_START_S, estimate_line, gpu_seconds
+    from bench.profile.measure import MeasureOptions
+
+    cell = ProfileCell("attention", "dot", "fwdbwd", False, 16384, 4, 8, 64, "bfloat16", "cuda", "tokens",
+                       tokens=65536)
+    model = ProfileCell("model", "dot", "fwdbwd", False, 200, 4, 8, 16, "float32", "cuda", "tokens", tokens=800,
+                        model="sasrec", layers=2, items=100)
+    quick, isolated = MeasureOptions(isolate=False), MeasureOptions(isolate=True)
+    seconds, unknown = gpu_seconds([cell], quick, "NVIDIA H200")
+    assert unknown == 0 and seconds > 0.2  # dot at T=16384 has a real floor to add
+    assert gpu_seconds([cell], isolated, "NVIDIA H200")[0] == pytest.approx(seconds - 0.2 + PROCESS_START_S)
+    assert gpu_seconds([model], quick, "NVIDIA H200") == (pytest.approx(0.2), 1)
+    assert gpu_seconds([cell], quick, "Some Unknown GPU")[1] == 1
+    assert estimate_line([cell, model], quick, "NVIDIA H200").startswith("estimate: at least ")

@@ -215,6 +215,11 @@ def run_profile(args) -> int:
           f"{grid.device}, {torch.get_num_threads()} threads; results in {run_dir}")
     if grid.device == "cuda" and args.memory_cap_mib:
         print("note: --memory-cap-mib applies to CPU cells; on CUDA the device's own memory is the limit")
+    if grid.device == "cuda":
+        from ..environment import device_name
+        from .estimate import estimate_line
+
+        print(estimate_line(todo, options, device_name("cuda")))
     cap = options.memory_cap_mib if grid.device == "cpu" else None
     commit = env["git_commit"]
     with tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell", disable=args.no_progress) as bar, \
