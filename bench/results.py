@@ -35,7 +35,11 @@ REQUIRED_KEYS = {
 def new_run_dir(root: str | Path, kind: str) -> Path:
     """Usage: new_run_dir("results", "microbench") -> results/microbench-20261129-070102 (created, unique)."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{kind}-{stamp}"
+    return unique_dir(Path(root) / f"{kind}-{stamp}")
+
+
+def unique_dir(base: Path) -> Path:
+    """Usage: unique_dir(Path("results/device-check-h200")) -> that folder, or base-2, base-3, ... (created)."""
     path, n = base, 1
     while path.exists():
         n += 1

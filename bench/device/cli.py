@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ..cli import add_device_argument, positive_float
-from ..results import append_rows, atomic_write, write_json
+from ..results import append_rows, atomic_write, unique_dir, write_json
 from .verdicts import verdict, verdict_table
 
 BUDGET_S = 540.0  # 9 minutes: a lent GPU's 15 leave room for its start and one rerun
@@ -45,13 +45,7 @@ def new_folder(run_dir: Path | None, gpu: str) -> Path:
             raise ValueError(f"{run_dir} is not empty; device-check writes a new folder each time")
         run_dir.mkdir(parents=True, exist_ok=True)
         return run_dir
-    base = Path("results") / f"device-check-{gpu_slug(gpu)}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    path.mkdir(parents=True)
-    return path
+    return unique_dir(Path("results") / f"device-check-{gpu_slug(gpu)}")
 
 
 def run_steps(steps, check) -> list[dict]:
