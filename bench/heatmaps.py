@@ -26,7 +26,7 @@ from models.attention import get_spec
 
 from .cli import add_device_argument
 from .environment import select_device
-from .results import read_json, read_rows, write_rows
+from .results import read_rows, recorded_cells, write_rows
 from .train.batches import LeaveOneOut, evaluation_inputs, gather_windows
 from .train.config import TrainConfig
 from .train.loop import model_for_config
@@ -39,7 +39,7 @@ def trained_cells(run_dir: Path) -> list[tuple[str, TrainConfig, dict]]:
     run_dir = Path(run_dir)
     finished = {r["cell"] for r in read_rows(run_dir / "rows.jsonl")
                 if r.get("bench") == "train" and r.get("metric") == "status" and r.get("status") == "finished"}
-    recorded = read_json(run_dir / "config.json").get("cells", {}) if (run_dir / "config.json").exists() else {}
+    recorded = recorded_cells(run_dir)
     cells = []
     for cell in sorted(finished & set(recorded)):
         config = TrainConfig(**recorded[cell]["train"])

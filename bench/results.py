@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import warnings
@@ -102,10 +103,12 @@ def _jsonl(rows: list[dict]) -> str:
 
 
 def append_rows(path: Path, rows: list[dict]) -> None:
-    """Usage: append_rows(run_dir / "rows.jsonl", rows). Each row gets the schema version; one write per call.
-    A last line cut short by a kill is dropped first (with a warning), so the new rows never glue onto it."""
-    _end_with_a_whole_line(Path(path))
+    """Usage: append_rows(run_dir / "rows.jsonl", rows). Each row gets the schema version; one write per call,
+    under an exclusive lock of the file, so writers in several processes never interleave. A last line cut short
+    by a kill is dropped first (with a warning), so the new rows never glue onto it."""
     with open(path, "a", encoding="utf-8") as handle:
+        fcntl.lockf(handle, fcntl.LOCK_EX)  # one writer at a time across processes (POSIX locks: NFS too)
+        _end_with_a_whole_line(Path(path))
         handle.write(_jsonl(rows))
         handle.flush()
         os.fsync(handle.fileno())
@@ -184,6 +187,20 @@ def repair_rows(path: Path) -> set[str]:
             warnings.warn(f"{path}: dropped {counts[None]} row(s) that name no cell", stacklevel=2)
         write_rows(path, kept)
     return complete
+
+
+def recorded_cells(run_dir: str | Path) -> dict:
+    """Usage: recorded_cells(run_dir) -> {cell: what training recorded for it (settings, data, environment)}: each
+    cell's own ``cells/<cell>.config.json`` (written by its worker alone), over the folder's config.json."""
+    run_dir = Path(run_dir)
+    config = read_json(run_dir / "config.json") if (run_dir / "config.json").exists() else {}
+    cells = dict(config.get("cells") or {})
+    for path in sorted((run_dir / "cells").glob("*.config.json")):
+        try:
+            cells[path.name.removesuffix(".config.json")] = read_json(path)
+        except ValueError:  # a torn file: that cell's record is missing, the others stand
+            continue
+    return cells
 
 
 def missing_keys(row: dict) -> list[str]:

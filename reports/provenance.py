@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.results import read_json
+from bench.results import read_json, recorded_cells
 
 
 def read_optional(path: Path) -> dict:
@@ -32,7 +32,7 @@ def run_commits(run: Path, frame: pd.DataFrame) -> tuple[list[str], int]:
     rows = frame[frame["run_id"] == run.name] if "run_id" in frame else frame.iloc[0:0]
     if "git_commit" in rows:
         counted.update(rows["git_commit"].dropna().astype(str))
-    cells = read_optional(run / "config.json").get("cells") or {}
+    cells = recorded_cells(run)
     trained = set(rows.loc[rows["bench"] == "train", "cell"]) if "cell" in rows else set()
     recorded = {cell: (entry.get("env") or {}).get("git_commit") for cell, entry in cells.items()
                 if isinstance(entry, dict)}

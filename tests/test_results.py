@@ -81,3 +81,17 @@ def test_rows_that_are_not_objects_are_skipped_and_bytes_that_are_not_utf8_named
     path.write_bytes(b'{"value": 1}\n\xff\xfe\n')
     with pytest.raises(ValueError, match="rows.jsonl: not UTF-8 text"):
         read_rows(path)
+
+
+def test_appends_from_several_processes_never_interleave(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "rows.jsonl"
+    script = ("import sys; from bench.results import append_rows; "
+              "[append_rows(sys.argv[1], [{'worker': sys.argv[2], 'i': i, 'pad': 'x' * 20000} for i in range(5)]) "
+              "for _ in range(20)]")
+    workers = [subprocess.Popen([sys.executable, "-c", script, str(path), str(w)]) for w in range(4)]
+    assert [w.wait(timeout=120) for w in workers] == [0] * 4
+    rows = read_rows(path)
+    assert len(rows) == 4 * 20 * 5 and all(len(r["pad"]) == 20000 for r in rows)

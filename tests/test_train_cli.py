@@ -2,7 +2,7 @@
 import pytest
 
 from bench.__main__ import main
-from bench.results import read_rows, write_json
+from bench.results import read_json, read_rows, recorded_cells, write_json
 from bench.train import TrainConfig, grids
 from tests.conftest import cyclic_data
 
@@ -31,7 +31,8 @@ def test_train_writes_rows_and_skips_a_finished_cell(inter_file, tmp_path, capsy
     assert main(train_args(inter_file, run_dir, "--attention", "linrec")) == 0
     rows = read_rows(run_dir / "rows.jsonl")
     assert {r["attention"] for r in rows} == {"linrec"} and {r["dataset"] for r in rows} == {"toy"}
-    assert (run_dir / "env.json").exists() and "cells" in (run_dir / "config.json").read_text()
+    assert (run_dir / "env.json").exists() and read_json(run_dir / "config.json") == {"command": "train"}
+    assert list(recorded_cells(run_dir)) == [rows[0]["cell"]]  # the cell's own record, cells/<cell>.config.json
     assert main(train_args(inter_file, run_dir, "--attention", "linrec")) == 0
     assert "already finished" in capsys.readouterr().out
     assert len(read_rows(run_dir / "rows.jsonl")) == len(rows)

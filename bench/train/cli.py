@@ -12,6 +12,7 @@ import sys
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
+from ..claims import claimed
 from ..cli import add_device_argument, non_negative_float, positive_float, positive_int
 from ..data.cli import add_dataset_arguments, dataset_from_args
 from ..environment import environment, select_device
@@ -109,27 +110,34 @@ def claim_run_dir(run_dir: Path | None, root: str = "results") -> Path:
 
 def record_cell(run_dir: Path, cell: str, config: TrainConfig, dataset: dict, statistics: dict, env: dict) -> None:
     """Usage: record_cell(run_dir, cell, config, dataset, statistics, env) -> the cell's resolved settings and the
-    environment its process started in (versions, git commit) go into config.json; env.json holds the latest."""
-    path = run_dir / "config.json"
-    recorded = read_json(path) if path.exists() else {"command": COMMAND, "cells": {}}
-    recorded["cells"][cell] = {"train": asdict(config), "dataset": dataset, "statistics": statistics, "env": env}
-    write_json(path, recorded)
+    environment its process started in (versions, git commit) go into cells/<cell>.config.json, written by this
+    cell's worker alone (results.recorded_cells reads them all); config.json names the command, env.json holds the
+    latest environment."""
+    write_json(run_dir / "cells" / f"{cell}.config.json",
+               {"train": asdict(config), "dataset": dataset, "statistics": statistics, "env": env})
+    if not (run_dir / "config.json").exists():
+        write_json(run_dir / "config.json", {"command": COMMAND})
     write_json(run_dir / "env.json", env)
 
 
 def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: bool, env: dict) -> dict | None:
-    """Usage: run_cell(...) -> the training summary, or None when the cell has already finished."""
+    """Usage: run_cell(...) -> the training summary, or None when the cell has already finished or another worker
+    holds it (bench/claims.py: two workers never train one cell)."""
     label = dataset_label(data)
     cell = config.cell_id(label)
-    if cell in finished_cells(run_dir):
-        check_same_data(run_dir, [cell], data.content_sha256())
-        print(f"{cell}: already finished in {run_dir}, skipped")
-        return None
-    record_cell(run_dir, cell, config, dataset, data.statistics(), env)
-    what = config.model if config.model == "pop" else f"{config.model}, {config.attention}"
-    order = ", shuffled training order" if config.shuffle_train_order else ""
-    print(f"{cell}: training ({what}, N={config.max_len}, seed {config.seed}{order})")
-    summary = train(config, data, run_dir, dataset=label, progress=progress)
+    with claimed(run_dir, cell) as holder:
+        if holder is not None:
+            print(f"{cell}: being trained by {holder.get('owner', 'another worker')}, skipped")
+            return None
+        if cell in finished_cells(run_dir):  # finished before this claim, by this or another worker
+            check_same_data(run_dir, [cell], data.content_sha256())
+            print(f"{cell}: already finished in {run_dir}, skipped")
+            return None
+        record_cell(run_dir, cell, config, dataset, data.statistics(), env)
+        what = config.model if config.model == "pop" else f"{config.model}, {config.attention}"
+        order = ", shuffled training order" if config.shuffle_train_order else ""
+        print(f"{cell}: training ({what}, N={config.max_len}, seed {config.seed}{order})")
+        summary = train(config, data, run_dir, dataset=label, progress=progress)
     test = ", ".join(f"{k} {summary['test'][k]:.4f}" for k in ("hr@10", "ndcg@10", "mrr@10") if k in summary["test"])
     print(f"{cell}: {summary['status']} (best epoch {summary['best_epoch']} of {summary['epochs_run']}) "
           f"test {test or 'not evaluated'} {summary['message']}".rstrip())

@@ -94,4 +94,17 @@ RUN_ALL_GRIDS = {
                                             heads=(2, 4, 8), layers=(1, 2, 3)),
     "full-ablation": lambda: ablation(FULL, FULL_DATA, FULL_SEEDS),
 }
-GRIDS = {"reference-ml100k": reference_ml100k, **RUN_ALL_GRIDS}
+# seconds a cell on 2 CPU cores: for tests and for trying how cells are run (several workers, a cluster)
+SMOKE_DATA = {"name": "synthetic", "options": {"synthetic_options": {
+    "num_users": 120, "num_items": 60, "mean_length": 16, "max_length": 32, "seed": 0}}}
+SMOKE = replace(REFERENCE, max_len=12, hidden=16, inner=32, layers=1, epochs=2, patience=2, batch_size=256,
+                eval_batch_size=256)
+
+
+def smoke() -> list[tuple[dict, TrainConfig]]:
+    """Five tiny cells on synthetic data: four attentions and the most-popular floor."""
+    cells = [replace(SMOKE, attention=a) for a in ("dot", "sdpa", "linrec", "linrec_causal")]
+    return [(SMOKE_DATA, config) for config in [*cells, replace(SMOKE, model="pop")]]
+
+
+GRIDS = {"reference-ml100k": reference_ml100k, "smoke": smoke, **RUN_ALL_GRIDS}
