@@ -7,11 +7,13 @@ Usage:
     python -m bench data --dataset ml-100k --k-core 5          # fetch, preprocess, print and save statistics
     python -m bench train --model sasrec --attention linrec    # train and evaluate one model (train/)
     python -m bench train-grid reference-ml100k                # a named grid of training cells, resumable
+    python -m bench train-grid smoke --executor local --workers 2   # ... by a pool of workers, or --executor submitit
     python -m bench train-summary results/reference-ml100k     # test metrics over seeds, epochs, time per epoch
     python -m bench perf [--quick]                             # the LinRec performance claims, side by side (perf/)
     python -m bench heatmaps results/my-run                    # attention matrices of trained cells, for reports
     python -m bench run-all [--quick | --full]                 # the main job: every stage, resumable (run_all.sh)
     python -m bench device-check [--budget-s 540]              # validate a GPU: every GPU path once (device/)
+    python -m bench status results/smoke                       # cells finished, running, failed, left; time left
 """
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ from .perf.cli import add_perf_command
 from .perf.microbench import add_microbench_command
 from .profile.cli import add_profile_command
 from .run_all import add_run_all_command
-from .train.cli import add_train_command, add_train_grid_command
+from .runs.status import add_status_command
+from .train.cli import add_train_command
+from .train.grid import add_train_cell_command, add_train_grid_command
 from .train.summary import add_train_summary_command
 
 
@@ -42,11 +46,13 @@ def main(argv=None) -> int:
     add_data_command(commands)
     add_train_command(commands)
     add_train_grid_command(commands)
+    add_train_cell_command(commands)
     add_train_summary_command(commands)
     add_perf_command(commands)
     add_heatmaps_command(commands)
     add_run_all_command(commands, run_bench=main)  # run-all runs the other commands in this process
     add_device_check_command(commands)
+    add_status_command(commands)
     args = parser.parse_args(argv)
     environment.COMMAND_LINE[:] = sys.argv[1:] if argv is None else list(argv)  # env.json: how a run was made
     try:

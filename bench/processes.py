@@ -4,6 +4,7 @@ Usage:
     done = run_module("bench.profile.measure", ["memory", cell_json, options_json], timeout=600, env=env)
     done = run_module("reports", ["build", "results/a", "--out", "out"], capture=False)   # output goes through
     done.returncode, done.stdout, done.stderr     # subprocess.CompletedProcess (stdout/stderr None uncaptured)
+    worker = start_module("bench", ["train-cell", ...], env=env)   # running on while this process goes on
 
 A child that outlives ``timeout`` raises subprocess.TimeoutExpired, as subprocess.run does; the caller decides
 what that means (a measurement records it as an error row, a stage as a failed stage). A child that calls
@@ -25,6 +26,14 @@ PR_SET_PDEATHSIG = 1  # Linux prctl option: the signal this process gets when it
 def python_module_command(module: str, args) -> list[str]:
     """Usage: python_module_command("pip", ["download", ...]) -> [sys.executable, "-m", "pip", "download", ...]."""
     return [sys.executable, "-m", module, *map(str, args)]
+
+
+def start_module(module: str, args, *, env: dict | None = None, log=None) -> subprocess.Popen:
+    """Usage: worker = start_module("bench", ["train-cell", ...], env=env, log=handle) -> a running child (its
+    output to ``log``, or through); worker.poll() / worker.wait() as subprocess.Popen."""
+    env = {**(os.environ if env is None else env), PARENT_VARIABLE: str(os.getpid())}
+    return subprocess.Popen(python_module_command(module, args), env=env, stdout=log,
+                            stderr=subprocess.STDOUT if log is not None else None, text=True)
 
 
 def run_module(module: str, args, *, timeout: float | None = None, env: dict | None = None,

@@ -106,32 +106,33 @@ def append_rows(path: Path, rows: list[dict]) -> None:
     """Usage: append_rows(run_dir / "rows.jsonl", rows). Each row gets the schema version; one write per call,
     under an exclusive lock of the file, so writers in several processes never interleave. A last line cut short
     by a kill is dropped first (with a warning), so the new rows never glue onto it."""
-    with open(path, "a", encoding="utf-8") as handle:
-        fcntl.lockf(handle, fcntl.LOCK_EX)  # one writer at a time across processes (POSIX locks: NFS too)
-        _end_with_a_whole_line(Path(path))
-        handle.write(_jsonl(rows))
+    with open(path, "a+b") as handle:  # one descriptor only: closing another would drop this process's lock
+        fcntl.lockf(handle, fcntl.LOCK_EX)  # POSIX locks: honoured on NFS too
+        _end_with_a_whole_line(handle, path)
+        handle.write(_jsonl(rows).encode("utf-8"))
         handle.flush()
         os.fsync(handle.fileno())
 
 
-def _end_with_a_whole_line(path: Path) -> None:
+def _end_with_a_whole_line(handle, path: Path) -> None:
     """A file whose last byte is not a newline ends in a torn row (dropped) or a whole row missing its newline
-    (ended)."""
-    if not path.exists() or path.stat().st_size == 0:
+    (ended). ``handle``: the file, open for appending and reading, locked."""
+    size = handle.seek(0, os.SEEK_END)
+    if size == 0:
         return
-    with open(path, "rb+") as handle:
-        handle.seek(-1, os.SEEK_END)
-        if handle.read(1) == b"\n":
-            return
-        data = path.read_bytes()
-        start = data.rfind(b"\n") + 1
-        try:
-            json.loads(data[start:])
-        except ValueError:
-            warnings.warn(f"{path}: dropped a torn last line ({len(data) - start} bytes)", stacklevel=3)
-            handle.truncate(start)
-        else:
-            handle.write(b"\n")
+    handle.seek(size - 1)
+    if handle.read(1) == b"\n":
+        return
+    handle.seek(0)
+    data = handle.read()
+    start = data.rfind(b"\n") + 1
+    try:
+        json.loads(data[start:])
+    except ValueError:
+        warnings.warn(f"{path}: dropped a torn last line ({len(data) - start} bytes)", stacklevel=3)
+        handle.truncate(start)
+    else:
+        handle.write(b"\n")
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
@@ -157,6 +158,18 @@ def read_rows(path: Path) -> list[dict]:
     return rows
 
 
+def complete_cells(rows: list[dict]) -> set[str]:
+    """Usage: complete_cells(read_rows(path)) -> ids of the cells written a cell at a time whose rows are all there
+    (as many as their ``cell_rows`` announce) and none of them in RETRY_STATUSES."""
+    counts: dict[str, int] = {}
+    announced: dict[str, set] = {}
+    for row in rows:
+        counts[row.get("cell")] = counts.get(row.get("cell"), 0) + 1
+        announced.setdefault(row.get("cell"), set()).add(row.get("cell_rows"))
+    retried = {row.get("cell") for row in rows if row.get("status") in RETRY_STATUSES}
+    return {cell for cell, n in counts.items() if cell is not None and announced[cell] == {n}} - retried
+
+
 def repair_rows(path: Path) -> set[str]:
     """Usage: done = repair_rows(run_dir / "rows.jsonl") -> ids of the cells whose rows are all there.
 
@@ -170,13 +183,10 @@ def repair_rows(path: Path) -> set[str]:
         return set()
     lines = [line for line in read_text(path).splitlines() if line.strip()]
     rows = read_rows(path)
-    counts: dict[str, int] = {}
-    announced: dict[str, set] = {}
+    counts = {}
     for row in rows:
         counts[row.get("cell")] = counts.get(row.get("cell"), 0) + 1
-        announced.setdefault(row.get("cell"), set()).add(row.get("cell_rows"))
-    retried = {row.get("cell") for row in rows if row.get("status") in RETRY_STATUSES}
-    complete = {cell for cell, n in counts.items() if cell is not None and announced[cell] == {n}} - retried
+    complete = complete_cells(rows)
     kept = [row for row in rows if row.get("cell") in complete]
     if len(kept) != len(lines):
         broken = sorted(set(counts) - complete - {None})

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .cli import add_device_argument
 from .processes import run_module
+from .train.grid import EXECUTOR_OPTIONS, add_executor_arguments
 from .train.grids import BERT4REC_FULL, BERT4REC_QUICK, FULL, FULL_DATA, FULL_SEEDS, QUICK, QUICK_DATA, QUICK_SEEDS
 
 STAGES = ("data", "accuracy", "sensitivity", "ablation", "profile", "heatmaps", "report")
@@ -98,17 +99,19 @@ def default_profile() -> str:
     return "full" if torch.cuda.is_available() else "quick"
 
 
-def stage_commands(stage: str, profile: str, root: Path, data_dir: str | None,
-                   device: str = "auto") -> list[list[str]]:
+def stage_commands(stage: str, profile: str, root: Path, data_dir: str | None, device: str = "auto",
+                   executor: dict | None = None) -> list[list[str]]:
     """Usage: stage_commands("accuracy", "quick", root, None) -> the argv lists (for bench or reports) it runs;
-    training, profiling and heatmaps run on ``device`` (auto: CUDA where there is a GPU)."""
+    training, profiling and heatmaps run on ``device`` (auto: CUDA where there is a GPU); training cells run as
+    ``executor`` says (train-grid's options: executor, workers, gpus, ...)."""
     data = ["--data-dir", data_dir] if data_dir else []
     on = ["--device", device]
     if stage == "data":
         spec = SCALES[profile]["data"]
         return [["bench", "data", *as_arguments({"dataset": spec["name"], **spec["options"]}), *data]]
     if stage in ("accuracy", "sensitivity", "ablation"):
-        return [["bench", "train-grid", f"{profile}-{stage}", "--run-dir", str(root / stage), *data, *on]]
+        return [["bench", "train-grid", f"{profile}-{stage}", "--run-dir", str(root / stage), *data, *on,
+                 *as_arguments(executor or {})]]
     if stage == "profile":
         return [["bench", "profile", *as_arguments(sweep), "--run-dir", str(root / f"profile-{i + 1}"), *on]
                 for i, sweep in enumerate(PROFILE_SWEEPS[profile])]
@@ -135,14 +138,14 @@ def run_command(argv: list[str], run_bench) -> int:
 
 
 def run_all(profile: str, root: Path, run_bench, stages=STAGES, data_dir: str | None = None,
-            device: str = "auto") -> int:
+            device: str = "auto", executor: dict | None = None) -> int:
     """Usage: run_all("quick", root, main) (see module docstring). Returns 0, or the first failing stage's status
     (later stages still run when they do not depend on it, so one failure does not cost the rest)."""
     status = 0
     for number, stage in enumerate(stages, start=1):
         started = time.perf_counter()
         print(f"\n== {number}/{len(stages)} {stage} ({profile})", flush=True)
-        for argv in stage_commands(stage, profile, root, data_dir, device):
+        for argv in stage_commands(stage, profile, root, data_dir, device, executor):
             code = run_command(argv, run_bench)
             if code == 130:
                 return 130  # Ctrl-C: stop here, what finished is kept
@@ -166,6 +169,7 @@ def add_run_all_command(commands, run_bench) -> None:
     cmd.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     cmd.add_argument("--data-dir", default=None, help="data cache folder (default: $LINREC_BENCH_DATA or <repo>/data)")
     add_device_argument(cmd)
+    add_executor_arguments(cmd)
     cmd.set_defaults(run=functools.partial(run_from_args, run_bench=run_bench))
 
 
@@ -175,4 +179,6 @@ def run_from_args(args: argparse.Namespace, run_bench) -> int:
     from .environment import select_device
 
     select_device(args.device)  # one line before any stage when the device cannot run here
-    return run_all(profile, root, run_bench, [s for s in STAGES if s in args.stages], args.data_dir, args.device)
+    executor = {name: getattr(args, name) for name in EXECUTOR_OPTIONS}  # passed on to every train-grid stage
+    return run_all(profile, root, run_bench, [s for s in STAGES if s in args.stages], args.data_dir, args.device,
+                   executor)

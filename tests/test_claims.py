@@ -1,4 +1,4 @@
-"""Claims on cells (bench/claims.py): one worker per cell, stale claims taken over, two drivers on one folder at
+"""Claims on cells (bench/runs/claims.py): one worker per cell, stale claims taken over, two drivers on one folder at
 once train every cell of the smoke grid exactly once."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import bench.claims as claims
+import bench.runs.claims as claims
 from bench.results import read_rows
 
 ROOT = Path(__file__).resolve().parents[1]

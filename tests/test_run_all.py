@@ -112,3 +112,11 @@ def test_the_full_profile_isolates_every_cell_and_races_the_triton_kernels():
         assert "--isolate" in run_all.as_arguments(sweep)  # an OOM is a row; no cell shares a crashed cell's allocator
     variants = {v for sweep in run_all.PROFILE_SWEEPS["full"] for v in sweep["attention"]}
     assert {"linrec_triton", "linrec_causal_triton"} <= variants
+
+
+def test_run_all_passes_how_training_cells_run_to_every_training_stage(tmp_path):
+    executor = {"executor": "local", "workers": 2, "gpus": ["0", "1"], "cluster": None}
+    for stage in ("accuracy", "sensitivity", "ablation"):
+        argv = run_all.stage_commands(stage, "quick", tmp_path, None, "cuda", executor)[0]
+        assert argv[-7:] == ["--executor", "local", "--workers", "2", "--gpus", "0", "1"]
+    assert "--executor" not in run_all.stage_commands("profile", "quick", tmp_path, None, "cuda", executor)[0]

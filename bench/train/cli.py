@@ -1,18 +1,19 @@
-"""``python -m bench train`` (one model) and ``python -m bench train-grid`` (a named grid of cells, resumable).
+"""``python -m bench train``: train and evaluate one model; and run_cell, how every executor runs one cell.
 
 Usage:
     python -m bench train --model sasrec --attention linrec --dataset ml-100k --k-core 5 --max-len 200 --epochs 50
-    python -m bench train-grid reference-ml100k --run-dir results/reference-ml100k   # skips finished cells
+    run_cell(run_dir, config, data, dataset_spec, progress, environment())   # claimed, skipped when finished
+
+A grid of cells: ``python -m bench train-grid`` (grid.py).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, fields
 from pathlib import Path
 
-from ..claims import claimed
+from ..runs.claims import claimed
 from ..cli import add_device_argument, non_negative_float, positive_float, positive_int
 from ..data.cli import add_dataset_arguments, dataset_from_args
 from ..environment import environment, select_device
@@ -122,7 +123,7 @@ def record_cell(run_dir: Path, cell: str, config: TrainConfig, dataset: dict, st
 
 def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: bool, env: dict) -> dict | None:
     """Usage: run_cell(...) -> the training summary, or None when the cell has already finished or another worker
-    holds it (bench/claims.py: two workers never train one cell)."""
+    holds it (bench/runs/claims.py: two workers never train one cell)."""
     label = dataset_label(data)
     cell = config.cell_id(label)
     with claimed(run_dir, cell) as holder:
@@ -154,46 +155,3 @@ def run_train(args) -> int:
         print(f"error: training diverged: {summary['message']}", file=sys.stderr)
         return 1
     return 0
-
-
-def add_train_grid_command(commands) -> None:
-    from .grids import GRIDS
-
-    cmd = commands.add_parser("train-grid", help="train a named grid of cells into one results folder (resumable)")
-    cmd.add_argument("grid", choices=list(GRIDS))
-    cmd.add_argument("--run-dir", type=Path, default=None, help="results folder (default: results/<grid>)")
-    cmd.add_argument("--data-dir", type=Path, default=None, help="data cache folder")
-    cmd.add_argument("--limit", type=positive_int, default=None, help="run at most this many unfinished cells")
-    add_device_argument(cmd)
-    cmd.add_argument("--no-progress", action="store_true")
-    cmd.set_defaults(run=run_train_grid)
-
-
-def run_train_grid(args) -> int:
-    from ..data import load_dataset
-    from .grids import GRIDS
-
-    device = select_device(args.device)  # every cell of the grid trains there: another device is another cell
-    run_dir = claim_run_dir(args.run_dir or Path("results") / args.grid)
-    loaded = {}  # each data set once, however many cells use it
-    cells = []  # (dataset spec, config, data, cell id)
-    for dataset, config in GRIDS[args.grid]():
-        config = replace(config, device=device)
-        key = json.dumps(dataset, sort_keys=True)
-        if key not in loaded:
-            loaded[key] = load_dataset(dataset["name"], data_dir=args.data_dir, **dataset.get("options", {}))
-        cells.append((dataset, config, loaded[key], config.cell_id(dataset_label(loaded[key]))))
-    done = finished_cells(run_dir)
-    for data in loaded.values():  # before anything runs: a finished cell on changed data is not skipped
-        check_same_data(run_dir, [c[3] for c in cells if c[2] is data and c[3] in done], data.content_sha256())
-    todo = [cell for cell in cells if cell[3] not in done]
-    print(f"{args.grid}: {len(cells)} cells, {len(cells) - len(todo)} finished, {len(todo)} to run")
-    failed, env = 0, environment()  # taken once: the code that runs is the code this process started with
-    for dataset, config, data, cell in todo[:args.limit]:
-        try:
-            run_cell(run_dir, config, data, dataset, not args.no_progress, env)
-        except (ValueError, RuntimeError) as err:  # one bad cell does not stop the grid; a rerun retries it
-            failed += 1
-            print(f"{cell}: failed: {err}")
-    print(f"results: {run_dir}" + (f" ({failed} cells failed; run the command again to retry them)" if failed else ""))
-    return 1 if failed else 0

@@ -123,6 +123,7 @@ def model_for_config(config: TrainConfig, num_items: int):
 def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None = None, progress: bool = True) -> dict:
     """Usage: see the module docstring. Returns {"cell", "status", "best_epoch", "test": {metric: value}, ...}.
     ``dataset`` labels the rows (default: dataset_label(data), e.g. "ml-100k-5core")."""
+    started = time.perf_counter()
     dataset = dataset or dataset_label(data)
     check_device(config.device)  # before any tensor moves there
     torch.manual_seed(config.seed)
@@ -157,7 +158,8 @@ def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None
         test = evaluate(model, split, "test", **evaluation)
         log.metrics("test", best_epoch, test)
     log.add(split="train", epoch=epochs_run, metric="best_epoch", value=best_epoch)
-    log.commit(status, message, kernel=kernel_ran(config.attention, torch.device(config.device).type))
+    log.commit(status, message, kernel=kernel_ran(config.attention, torch.device(config.device).type),
+               seconds=time.perf_counter() - started)  # this attempt's wall time (a resumed cell: since resuming)
     remove_resume(resume)
     return {"cell": cell, "status": status, "message": message, "best_epoch": best_epoch, "epochs_run": epochs_run,
             "test": test}

@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from .results import atomic_write
+from ..results import atomic_write
 
 HEARTBEAT_S = 15.0
 STALE_S = 120.0

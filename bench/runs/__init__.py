@@ -1,0 +1,1 @@
+"""Run folders shared by several workers: claims on cells (claims.py) and where a folder stands (status.py)."""
