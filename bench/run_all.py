@@ -113,7 +113,8 @@ def stage_commands(stage: str, profile: str, root: Path, data_dir: str | None, d
         return [["bench", "train-grid", f"{profile}-{stage}", "--run-dir", str(root / stage), *data, *on,
                  *as_arguments(executor or {})]]
     if stage == "profile":
-        return [["bench", "profile", *as_arguments(sweep), "--run-dir", str(root / f"profile-{i + 1}"), *on]
+        return [["bench", "profile", *as_arguments(sweep), "--run-dir", str(root / f"profile-{i + 1}"), *on,
+                 *as_arguments(profile_executor(executor or {}))]
                 for i, sweep in enumerate(PROFILE_SWEEPS[profile])]
     if stage == "heatmaps":
         return [["bench", "heatmaps", str(root / "accuracy"), *data, *on]]
@@ -126,6 +127,13 @@ def stage_commands(stage: str, profile: str, root: Path, data_dir: str | None, d
         return [["reports", "build", *runs, "--out", str(root / "report"), "--pdf", "--title",
                  f"LinRec-Bench report ({profile} profile)", "--scale-note", scale_note(profile)]]
     raise ValueError(f"unknown stage {stage!r}; valid: {', '.join(STAGES)}")
+
+
+def profile_executor(executor: dict) -> dict:
+    """Usage: profile_executor(train_grid_options) -> the ones a profiling sweep takes: all of them on a job array or
+    with a GPU per worker; none for a CPU pool, whose workers would time their cells side by side."""
+    spread = executor.get("executor") == "submitit" or (executor.get("executor") == "local" and executor.get("gpus"))
+    return {k: v for k, v in executor.items() if k != "threads"} if spread else {}
 
 
 def run_command(argv: list[str], run_bench) -> int:

@@ -1,5 +1,5 @@
 """train-grid's executors on the smoke grid: a pool of two workers (its driver killed with SIGKILL and started
-again) and submitit's debug cluster give the serial run's finished cells and test metrics; failures are rows that
+again) and submitit's local cluster give the serial run's finished cells and test metrics; failures are rows that
 the next run retries; ``bench status`` describes finished, running, failed and left cells."""
 from __future__ import annotations
 
@@ -54,13 +54,14 @@ def test_a_pool_killed_with_sigkill_and_started_again_loses_nothing(serial, tmp_
     driver.wait()
     assert subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600).returncode == 0
     assert cell_metrics(run_dir) == serial  # every cell, once, with the serial run's numbers
-    assert not list((run_dir / "cells").glob("*.claim"))
+    assert describe(run_dir)["running"] == {}  # a killed worker's claim may stay behind, stale: nobody holds it
 
 
 def test_submitit_runs_the_grid_as_a_job_array(serial, tmp_path):
     pytest.importorskip("submitit")
     run_dir = tmp_path / "array"
-    assert main([*GRID, "--run-dir", str(run_dir), "--executor", "submitit", "--cluster", "debug"]) == 0
+    assert main([*GRID, "--run-dir", str(run_dir), "--executor", "submitit", "--cluster", "local",
+                 "--timeout-min", "10"]) == 0  # every job a process of its own, all at once
     assert cell_metrics(run_dir) == serial
     assert (run_dir / "submitit").is_dir()
 

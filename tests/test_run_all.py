@@ -119,4 +119,12 @@ def test_run_all_passes_how_training_cells_run_to_every_training_stage(tmp_path)
     for stage in ("accuracy", "sensitivity", "ablation"):
         argv = run_all.stage_commands(stage, "quick", tmp_path, None, "cuda", executor)[0]
         assert argv[-7:] == ["--executor", "local", "--workers", "2", "--gpus", "0", "1"]
-    assert "--executor" not in run_all.stage_commands("profile", "quick", tmp_path, None, "cuda", executor)[0]
+
+
+@pytest.mark.parametrize("executor, spread", [({"executor": "local", "workers": 2}, False),
+                                              ({"executor": "local", "workers": 2, "gpus": ["0", "1"]}, True),
+                                              ({"executor": "submitit", "cluster": "local"}, True)],
+                         ids=["cpu-pool", "gpu-pool", "submitit"])
+def test_profiling_stages_spread_over_workers_only_with_a_gpu_each_or_a_job_array(tmp_path, executor, spread):
+    argv = run_all.stage_commands("profile", "full", tmp_path, None, "cuda", executor)[0]
+    assert ("--executor" in argv) == spread

@@ -83,7 +83,22 @@ def add_profile_command(commands) -> None:
     out.add_argument("--run-dir", help="run folder; an existing one made by this same command is resumed")
     out.add_argument("--results", default="results", help="parent of a new run folder (default: results)")
     out.add_argument("--no-progress", action="store_true", help="no progress bar (logs, CI)")
+    add_worker_arguments(cmd)
     cmd.set_defaults(run=run_profile)
+
+
+def add_worker_arguments(cmd) -> None:
+    """How many workers measure the sweep (workers.py): serial, a local pool with one GPU each, or a job array."""
+    from ..train.submit import add_submitit_arguments
+
+    how = cmd.add_argument_group("how cells run")
+    how.add_argument("--executor", choices=("serial", "local", "submitit"), default="serial",
+                     help="serial (this process, default), local (--workers copies, one GPU each) or submitit (a job "
+                          "array of --max-parallel copies)")
+    how.add_argument("--workers", type=positive_int, default=1, help="local: workers (more than 1 needs --gpus)")
+    how.add_argument("--gpus", nargs="+", default=None, metavar="ID", help="local: a GPU per worker in turn")
+    how.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # a copy started by a driver
+    add_submitit_arguments(how)
 
 
 def grid_from_args(args) -> GridSpec:
@@ -184,30 +199,33 @@ def check_same_machine(run_dir: Path, env: dict, resuming: bool) -> None:
 
 def run_profile(args) -> int:
     import torch
-    from tqdm import tqdm
 
-    from ..environment import environment
-    from ..results import append_rows, repair_rows, write_json
-    from .measure import measure_cell
-    from .memory import address_space_cap
+    from ..environment import COMMAND_LINE, environment
+    from ..results import complete_cells, read_rows, repair_rows, write_json
     from .recheck import recheck_cells
     from .table import print_run_table
+    from .workers import check_pool, run_array, run_pool
 
     if args.threads:
         torch.set_num_threads(args.threads)
     grid = grid_from_args(args)
     cells = make_grid(grid)  # every bad argument fails here, before anything is measured
     options = options_from_args(args)
+    if args.executor == "local" and not args.worker:
+        check_pool(args.workers, args.gpus, grid.device)
     config = command_config(grid, args)
     run_dir = open_run_dir(args, config)
     write_json(run_dir / "config.json", {**config, "resolved": {"memory_cap_mib": options.memory_cap_mib,
                                                                  "cells": len(cells)}})
     rows_path = run_dir / "rows.jsonl"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        done = repair_rows(rows_path)
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
+    if args.worker:  # the driver repaired the folder; rewriting it now would lose the other workers' rows
+        done = complete_cells(read_rows(rows_path)) if rows_path.exists() else set()
+    else:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            done = repair_rows(rows_path)
+        for warning in caught:
+            print(f"warning: {warning.message}", file=sys.stderr)
     env = environment()
     check_same_machine(run_dir, env, resuming=bool(done))
     todo = [cell for cell in cells if cell.cell_id() not in done]
@@ -215,25 +233,49 @@ def run_profile(args) -> int:
           f"{grid.device}, {torch.get_num_threads()} threads; results in {run_dir}")
     if grid.device == "cuda" and args.memory_cap_mib:
         print("note: --memory-cap-mib applies to CPU cells; on CUDA the device's own memory is the limit")
-    if grid.device == "cuda":
+    if grid.device == "cuda" and not args.worker:
         from ..environment import device_name
         from .estimate import estimate_line
 
         print(estimate_line(todo, options, device_name("cuda")))
-    cap = options.memory_cap_mib if grid.device == "cpu" else None
-    commit = env["git_commit"]
-    with tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell", disable=args.no_progress) as bar, \
-            address_space_cap(cap):  # cells timed in this process obey the cap too
-        for cell in todo:
-            bar.set_postfix_str(cell.label())
-            rows = measure_cell(cell, options)
-            cell_id = cell.cell_id()
-            append_rows(rows_path, [{"run_id": run_dir.name, "cell": cell_id, "cell_rows": len(rows),
-                                     "git_commit": commit, **row} for row in rows])
-            bar.update(1)
-    again = recheck_cells(rows_path, cells, options, {"run_id": run_dir.name, "git_commit": commit})
+    failed = 0
+    if args.executor == "local" and not args.worker:
+        failed = run_pool(list(COMMAND_LINE), run_dir, args.workers, args.gpus)
+    elif args.executor == "submitit" and not args.worker:
+        failed = run_array(args, list(COMMAND_LINE), run_dir)
+    else:
+        measure_cells(todo, len(cells), options, run_dir, env["git_commit"], grid.device, args.no_progress)
+    if args.worker:
+        return 0
+    again = recheck_cells(rows_path, cells, options, {"run_id": run_dir.name, "git_commit": env["git_commit"]})
     for cell_id, why in again.items():
         print(f"{cell_id}: measured again: {why}")
     print_run_table(run_dir)
-    print(f"\nrows: {rows_path}")
-    return 0
+    print(f"\nrows: {rows_path}" + (f" ({failed} workers failed; run the command again)" if failed else ""))
+    return 1 if failed else 0
+
+
+def measure_cells(todo, total: int, options, run_dir: Path, commit: str, device: str, quiet: bool) -> None:
+    """Measure each cell of ``todo`` that no other worker holds or has finished meanwhile (claims.py), appending
+    its rows in one write."""
+    from tqdm import tqdm
+
+    from ..results import append_rows, complete_cells, read_rows
+    from ..runs.claims import claimed
+    from .measure import measure_cell
+    from .memory import address_space_cap
+
+    rows_path = run_dir / "rows.jsonl"
+    cap = options.memory_cap_mib if device == "cpu" else None
+    with tqdm(total=total, initial=total - len(todo), unit="cell", disable=quiet) as bar, \
+            address_space_cap(cap):  # cells timed in this process obey the cap too
+        for cell in todo:
+            cell_id = cell.cell_id()
+            bar.set_postfix_str(cell.label())
+            with claimed(run_dir, cell_id) as holder:
+                measured = rows_path.exists() and cell_id in complete_cells(read_rows(rows_path))
+                if holder is None and not measured:
+                    rows = measure_cell(cell, options)
+                    append_rows(rows_path, [{"run_id": run_dir.name, "cell": cell_id, "cell_rows": len(rows),
+                                             "git_commit": commit, **row} for row in rows])
+            bar.update(1)
