@@ -19,6 +19,5 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
 fi
 
 device=$("$PY" -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
-echo "== attention zoo (availability on $device)"
-"$PY" -m bench list --device "$device"
+"$PY" -m bench list --device "$device" --brief
 exec "$PY" -m bench run-all "$@"

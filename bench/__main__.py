@@ -35,9 +35,8 @@ from .train.grid import add_train_cell_command, add_train_grid_command
 from .train.summary import add_train_summary_command
 
 
-def main(argv=None) -> int:
-    """Usage: main(["profile", "--attention", "linrec", "--lengths", "512"]) -> the command's exit status; bad
-    input is one line on stderr and status 2, Ctrl-C status 130."""
+def build_parser() -> argparse.ArgumentParser:
+    """Usage: build_parser().parse_args(["list"]) -> every command's parser, each with help for every option."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_list_command(commands)
@@ -53,6 +52,13 @@ def main(argv=None) -> int:
     add_run_all_command(commands, run_bench=main)  # run-all runs the other commands in this process
     add_device_check_command(commands)
     add_status_command(commands)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Usage: main(["profile", "--attention", "linrec", "--lengths", "512"]) -> the command's exit status; bad
+    input is one line on stderr and status 2, Ctrl-C status 130."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     environment.COMMAND_LINE[:] = sys.argv[1:] if argv is None else list(argv)  # env.json: how a run was made
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 
 
 def int_at_least(text: str, minimum: int, expected: str) -> int:
@@ -53,6 +54,12 @@ def non_negative_float(text: str) -> float:
     return float_at_least(text, 0.0, "a finite number >= 0")
 
 
+def show_progress(wanted: bool = True) -> bool:
+    """Usage: tqdm(..., disable=not show_progress(wanted)): bars only on a terminal; a log file gets the one line per
+    epoch or cell the commands print, not thousands of carriage returns."""
+    return wanted and sys.stderr.isatty()
+
+
 def add_device_argument(cmd, default: str = "auto") -> None:
     """Usage: add_device_argument(cmd): ``--device auto|cpu|cuda|cuda:N`` (auto: CUDA where there is a GPU),
     checked against the machine when the command runs (environment.select_device: one line, exit 2)."""
@@ -64,7 +71,17 @@ def add_device_argument(cmd, default: str = "auto") -> None:
 def add_list_command(commands) -> None:
     cmd = commands.add_parser("list", help="list every attention variant with its capabilities")
     cmd.add_argument("--device", default="cpu", help="device to report availability for (default: cpu)")
+    cmd.add_argument("--brief", action="store_true", help="one line: how many variants, which cannot run here and why")
     cmd.set_defaults(run=run_list)
+
+
+def brief_listing(table, device: str) -> str:
+    """Usage: brief_listing(list table, "cpu") -> "30 attention variants; 4 unavailable on cpu: xformers (...), ..."."""
+    reasons = table[f"available_on_{device.split(':')[0]}"]
+    missing = reasons[reasons != "yes"]
+    names = "; ".join(f"{name} ({str(why).removeprefix('no: ')})" for name, why in missing.items())
+    return (f"{len(table)} attention variants ('python -m bench list' lists them); "
+            + (f"{len(missing)} unavailable on {device}: {names}" if len(missing) else f"all available on {device}"))
 
 
 def run_list(args) -> int:
@@ -76,6 +93,9 @@ def run_list(args) -> int:
 
     check_device(args.device, present=False)  # listing what CUDA could run needs no GPU
     table = pd.DataFrame(list_attentions(args.device)).set_index("name")
+    if args.brief:
+        print(brief_listing(table, args.device))
+        return 0
     with pd.option_context("display.width", 200, "display.max_colwidth", 110, "display.max_rows", None):
         print(table[["causal", "padding", "exact", "ignores_masks", "devices", "options"]].to_string())
         print()

@@ -117,8 +117,8 @@ def add_heatmaps_command(commands) -> None:
                               description=__doc__.split("\n\n")[0])
     cmd.add_argument("run_dir", type=Path, help="a training run folder (rows.jsonl, config.json, checkpoints/)")
     cmd.add_argument("--user", type=int, default=None, help="user index (default: the median-length test history)")
-    cmd.add_argument("--layer", type=int, default=0)
-    cmd.add_argument("--head", type=int, default=0)
+    cmd.add_argument("--layer", type=int, default=0, help="the layer whose matrix is drawn (default: %(default)s)")
+    cmd.add_argument("--head", type=int, default=0, help="the head whose matrix is drawn (default: %(default)s)")
     cmd.add_argument("--data-dir", type=Path, default=None,
                      help="data cache folder (default: $LINREC_BENCH_DATA or <repo>/data)")
     add_device_argument(cmd)

@@ -174,7 +174,8 @@ def add_run_all_command(commands, run_bench) -> None:
     scale.add_argument("--full", dest="profile", action="store_const", const="full",
                        help="paper scale (the default with a GPU)")
     cmd.add_argument("--root", type=Path, default=None, help="results root (default results/run-all-<profile>)")
-    cmd.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    cmd.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES),
+                     help="the stages to run, in their order (default: all)")
     cmd.add_argument("--data-dir", default=None, help="data cache folder (default: $LINREC_BENCH_DATA or <repo>/data)")
     add_device_argument(cmd)
     add_executor_arguments(cmd)

@@ -35,6 +35,7 @@ from .figures_roofline import roofline_figure
 from .figures_scaling import scaling_figure
 from .figures_sensitivity import SETTINGS, sensitivity_figure
 from .provenance import provenance_marks, provenance_section
+from .style import whole
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -200,7 +201,7 @@ def heatmaps_section(run_dirs: list[Path], out: Outputs) -> dict:
     for key, group in sorted(groups.items(), key=lambda item: str(item[0])):
         figure, caption = heatmaps_figure(group)
         name = slug("-".join(str(part) for part in key))
-        items.append(out.figure(f"heatmaps-{name}", f"Attention heatmaps: {key[1]} on {key[0]}, N={key[2]}",
+        items.append(out.figure(f"heatmaps-{name}", f"Attention heatmaps: {key[1]} on {key[0]}, N={whole(key[2])}",
                                 figure, caption))
     text = "" if rows else "Heatmaps come from trained checkpoints: python -m bench heatmaps results/<training run>."
     return {"id": "heatmaps", "title": "Attention heatmaps", "text": text, "items": items}

@@ -16,6 +16,8 @@ import pandas as pd
 
 from bench.profile.table import measured_values
 
+from .style import whole
+
 BLOCK_KEYS = ["level", "model", "mode", "causal", "dtype", "device", "device_name"]
 REFERENCES = ("dot", "sdpa")
 UNITS = {"time": ("median", "ms"), "peak_memory": ("peak", "MiB")}
@@ -91,7 +93,7 @@ def efficiency_table(block: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, li
                 table.at[(T, B), variant] = text
     notes = []
     for _, failed in rows[rows["status"] != "ok"].iterrows():
-        notes.append(f"[{len(notes) + 1}] {failed['variant']} T={failed['T']} B={failed['B']}: "
+        notes.append(f"[{len(notes) + 1}] {failed['variant']} T={whole(failed['T'])} B={whole(failed['B'])}: "
                      f"{failed['status']}: {failed.get('message') or 'no message'}")
         table.at[(failed["T"], failed["B"]), failed["variant"]] = f"{failed['status']} [{len(notes)}]"
     return table, notes

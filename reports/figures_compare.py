@@ -20,7 +20,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 from bench.profile.analysis import speedup_table  # noqa: E402
 
 from .accuracy import setting_columns  # noqa: E402
-from .style import attention_colour  # noqa: E402
+from .style import attention_colour, whole  # noqa: E402
 
 ABLATION = ("dot", "linrec_official", "linrec")  # then every linrec-<map>-<norm> present, in name order
 
@@ -74,7 +74,7 @@ def ablation_figure(summary: pd.DataFrame, metric: str = "ndcg@10") -> tuple[plt
             ax.axhline(panel.at["dot", "mean"], color="black", linestyle="--", linewidth=0.8, label="dot")
         ax.set_xticks(range(len(panel)), panel.index, rotation=45, ha="right", fontsize=8)
         over = "mean ± std over seeds" if (panel["n"] > 1).any() else "one seed"
-        ax.set(title=f"{model}, {dataset}\nN={max_len}", ylabel=f"test {metric.upper()} ({over})")
+        ax.set(title=f"{model}, {dataset}\nN={whole(max_len)}", ylabel=f"test {metric.upper()} ({over})")
         ax.grid(True, axis="y", alpha=0.25)
     protocol = ", ".join(sorted(set(summary["protocol"]))) if "protocol" in summary else "?"
     shown = rows[rows["attention"].isin(names)]

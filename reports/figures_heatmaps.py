@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 
 from bench.results import read_rows  # noqa: E402
+from .style import whole  # noqa: E402
 
 PER_ROW = 5
 
@@ -30,6 +31,17 @@ def read_heatmaps(run_dir) -> list[dict]:
     """Usage: read_heatmaps(run_dir) -> rows of run_dir/heatmaps.jsonl ([] when the run has none)."""
     path = Path(run_dir) / "heatmaps.jsonl"
     return read_rows(path) if path.exists() else []
+
+
+SCALE_PERCENTILE = 99
+
+
+def robust_top(real: np.ndarray) -> float:
+    """Usage: robust_top(matrix of the real positions) -> the colour scale's top: the SCALE_PERCENTILE-th percentile
+    of the weights outside the first query row (a causal variant's is a lone weight of 1, which would wash out
+    the rest), or of all of them for a single position."""
+    values = real[1:] if len(real) > 1 else real
+    return float(np.percentile(values, SCALE_PERCENTILE)) if values.size else 1.0
 
 
 def sees_no_future(matrix: np.ndarray, length: int) -> bool:
@@ -47,7 +59,7 @@ def heatmaps_figure(rows: list[dict]) -> tuple[plt.Figure, str]:
             chosen.setdefault(row["attention"], row)
     panels = list(chosen.values())
     softmax = [np.asarray(r["matrix"])[:r["length"], :r["length"]] for r in panels if r.get("softmax")]
-    top = max((float(m.max()) for m in softmax), default=1.0)
+    top = max((robust_top(m) for m in softmax), default=1.0)
     columns = min(len(panels), PER_ROW) or 1
     rows_of_panels = -(-len(panels) // columns)  # ceil: ten attentions read as two rows of five, not one strip
     figure, axes = plt.subplots(rows_of_panels, columns, figsize=(3.4 * columns, 3.6 * rows_of_panels),
@@ -68,7 +80,7 @@ def heatmaps_figure(rows: list[dict]) -> tuple[plt.Figure, str]:
         if row.get("softmax"):
             cmap, limits = plt.get_cmap("viridis"), (0.0, top)
         else:
-            reach = float(np.abs(matrix[:row["length"], :row["length"]]).max()) or 1.0
+            reach = robust_top(np.abs(matrix[:row["length"], :row["length"]])) or 1.0
             cmap, limits = plt.get_cmap("RdBu_r"), (-reach, reach)
         cmap = cmap.with_extremes(bad=(0, 0, 0, 0))  # hidden cells show the background: grey padding, white future
         image = ax.imshow(shown, cmap=cmap, vmin=limits[0], vmax=limits[1], interpolation="nearest")
@@ -78,8 +90,11 @@ def heatmaps_figure(rows: list[dict]) -> tuple[plt.Figure, str]:
     caption = (f"Implicit attention matrices of layer {first.get('layer')}, head {first.get('head')} for user "
                f"{first.get('user')}'s test window ({first.get('length')} real positions of "
                f"{len(first.get('matrix', []))}; grey: padding), {first.get('model')} on {first.get('dataset')}, "
-               f"N={first.get('max_len')}, seed 0. Softmax variants share one scale from 0; each other variant has "
-               f"its own scale centred on 0 (red positive, blue negative), since its weights may be negative."
+               f"N={whole(first.get('max_len'))}, seed 0. Softmax variants share one scale from 0; each other "
+               f"variant has its own scale centred on 0 (red positive, blue negative), since its weights may be "
+               f"negative. Colour scales stop at the {SCALE_PERCENTILE}th percentile of the weights outside the "
+               f"first query row (brighter cells are clipped), so a causal variant's lone first weight of 1 does not "
+               f"wash out the rest."
                + (f" Causal ({', '.join(causal)}): a query sees no later key, so the triangle above the diagonal "
                   f"(white) is 0 by construction, not padding." if causal else ""))
     return figure, caption

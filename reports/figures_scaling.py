@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 
 from bench.profile.analysis import MIN_R2, crossovers, reliable_fit, scaling_exponents  # noqa: E402
 
-from .style import attention_style  # noqa: E402
+from .style import attention_style, whole  # noqa: E402
 
 PANELS = (("time", "median", "time per sequence (ms)"), ("peak_memory", "peak", "peak memory per sequence (MiB)"))
 
@@ -47,14 +47,15 @@ def _fit_labels(block: pd.DataFrame, metric: str) -> dict:
 
 
 def _crossing_lengths(block: pd.DataFrame) -> dict:
-    """variant -> the measured T from which it is faster than sdpa at every longer length (where it crosses)."""
+    """variant -> the measured T from which it is faster than sdpa at every longer length: where it crosses, or its
+    shortest length when it is faster everywhere ("always" is a crossover too)."""
     if "sdpa" not in set(block["variant"]):
         return {}
     try:
         found = crossovers(block, baselines=("sdpa",))
     except ValueError:
         return {}
-    crossing = found[found["status"] == "crosses"]
+    crossing = found[found["status"].isin(["crosses", "always faster"])]
     return dict(zip(crossing["variant"], crossing["crossover_T"]))
 
 
@@ -88,18 +89,21 @@ def _caption(block: pd.DataFrame, crossing: dict) -> str:
               if first.get("batch_policy") == "tokens" and pd.notna(first.get("tokens")) else "a fixed batch")
     failed = block[block["status"] != "ok"].drop_duplicates(["variant", "T"])
     text = (f"Median {first['mode']} time and peak memory per sequence against T, {first['level']} level, "
-            f"H={first['H']}, D={first['D']}, {first['dtype']}, on {devices}, with {policy}. Time: median of "
-            f"timed calls after warm-up; memory: peak above the baseline in its own pass (bench/profile/memory.py). "
+            f"H={whole(first['H'])}, D={whole(first['D'])}, {first['dtype']}, on {devices}, with {policy}. Time: "
+            f"median of timed calls after warm-up; memory: peak above the baseline in its own pass "
+            f"(bench/profile/memory.py). "
             f"Slopes are least-squares fits in log-log space (2: quadratic, 1: linear) with their r²; a fit with "
             f"r² below {MIN_R2} or a negative slope is marked unreliable instead of read as a scaling law.")
     loaded = block[block["loaded"].notna()] if "loaded" in block else block.iloc[0:0]
     if len(loaded):
         text += (" Timed under load even after retries (other processes or steal; see the rows' load fields): "
-                 + ", ".join(sorted({f"{r['variant']} T={r['T']}" for _, r in loaded.iterrows()})) + ".")
+                 + ", ".join(sorted({f"{r['variant']} T={whole(r['T'])}" for _, r in loaded.iterrows()})) + ".")
     if crossing:
+        shortest = block["T"].min()
         text += " A star marks the length from which the variant is faster than sdpa at every longer length: " + \
-                ", ".join(f"{v} T={int(t)}" for v, t in sorted(crossing.items())) + "."
+                ", ".join(f"{v} T={int(t)}" + (" (every length measured)" if t == shortest else "")
+                          for v, t in sorted(crossing.items())) + "."
     if len(failed):
-        text += " Not plotted (failed): " + ", ".join(f"{r['variant']} T={r['T']} ({r['status']})"
+        text += " Not plotted (failed): " + ", ".join(f"{r['variant']} T={whole(r['T'])} ({r['status']})"
                                                       for _, r in failed.iterrows()) + "."
     return text

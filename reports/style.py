@@ -33,3 +33,13 @@ def attention_style(name: str) -> dict:
     dashed = name in ("dot", "sdpa") or name.startswith("sdpa_")  # the softmax references, dashed
     return {"color": attention_colour(name), "marker": MARKERS[digest % len(MARKERS)],
             "linestyle": "--" if dashed else "-", "label": name}
+
+
+def whole(value) -> str:
+    """Usage: whole(8.0) -> "8"; whole(0.5) -> "0.5": a setting read back from JSON or a pandas column with gaps
+    (where whole numbers come back as floats) printed as it was set."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return str(int(number)) if number.is_integer() else f"{number:g}"

@@ -1,5 +1,6 @@
 """Shared fixtures: devices, variant names, seeded inputs with a mixed padding pattern. Without an NVIDIA GPU the
-Triton LinRec kernels run under Triton's interpreter, switched on here before anything can import triton."""
+Triton LinRec kernels run under Triton's interpreter, switched on here before anything can import triton; data the
+tests fetch is cached under ~/.cache/linrec-bench/data unless LINREC_BENCH_DATA says otherwise."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,8 @@ from pathlib import Path
 
 if not Path("/dev/nvidiactl").exists():
     os.environ.setdefault("TRITON_INTERPRET", "1")
+# Data the tests fetch (ML-100K) goes to the user's cache, never into the repository's data/ folder
+os.environ.setdefault("LINREC_BENCH_DATA", str(Path.home() / ".cache" / "linrec-bench" / "data"))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

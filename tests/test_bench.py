@@ -12,6 +12,7 @@ from bench.__main__ import main
 from bench.perf.microbench import Cell, cell_rows, make_cells, ratio_table
 from bench.profile.memory import fresh_process_env
 from bench.results import append_rows, read_rows
+from models.attention import attention_names
 
 
 def test_peak_memory_sees_a_transient_allocation_of_known_size():
@@ -96,3 +97,19 @@ def test_list_command_prints_every_variant(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in attention_names()) and "no: xformers" in out
+
+
+def test_the_brief_listing_is_one_line_naming_what_cannot_run_here(capsys):
+    assert main(["list", "--brief"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert len(out.splitlines()) == 1 and out.startswith(f"{len(attention_names())} attention variants")
+    assert "unavailable on cpu" in out and "xformers (" in out
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    from bench.__main__ import build_parser
+
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    silent = {name: [a.option_strings[0] if a.option_strings else a.dest for a in sub._actions
+                     if not a.help and a.dest != "help"] for name, sub in commands.items()}
+    assert {name: options for name, options in silent.items() if options} == {}

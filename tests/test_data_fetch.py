@@ -192,3 +192,9 @@ def test_data_folder_comes_from_argument_then_environment_then_repo(tmp_path, mo
     (tmp_path / "file").write_text("")
     with pytest.raises(DataFormatError, match="cannot use it as the data folder"):
         fetch.resolve_data_dir(tmp_path / "file" / "sub")
+
+
+def test_the_tests_fetch_into_a_user_cache_not_the_repository():
+    from bench.data.fetch import REPO_ROOT, default_data_dir
+
+    assert REPO_ROOT not in default_data_dir().resolve().parents and default_data_dir() != REPO_ROOT / "data"

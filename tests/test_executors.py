@@ -72,11 +72,11 @@ def test_a_failed_cell_is_a_row_with_its_reason_and_the_next_run_retries_it(seri
     run_dir = tmp_path / "failing"
     real = grid.run_cell
 
-    def failing_once(run_dir_, config, data, dataset, progress, env):
+    def failing_once(run_dir_, config, data, dataset, progress, env, *where):
         if not getattr(failing_once, "done", False) and config.attention == "dot" and config.model == "sasrec":
             failing_once.done = True
             raise RuntimeError("CUDA error: out of luck\nsecond line")
-        return real(run_dir_, config, data, dataset, progress, env)
+        return real(run_dir_, config, data, dataset, progress, env, *where)
 
     monkeypatch.setattr(grid, "run_cell", failing_once)
     assert main([*GRID, "--run-dir", str(run_dir)]) == 1
@@ -111,3 +111,15 @@ def test_a_torn_cell_record_leaves_the_others_standing(tmp_path):
     (tmp_path / "cells" / "a.config.json").write_text(json.dumps({"train": {"attention": "dot"}}))
     (tmp_path / "cells" / "b.config.json").write_text('{"train": {"att')
     assert list(recorded_cells(tmp_path)) == ["a"]
+
+
+def test_a_cell_is_announced_with_what_it_varies_in_its_grid():
+    from dataclasses import replace
+
+    from bench.train import TrainConfig
+    from bench.train.grid import what_varies
+
+    base = TrainConfig(hidden=32, inner=64)
+    grid = [base, replace(base, attention="linrec"), replace(base, hidden=16, inner=32), replace(base, max_len=20)]
+    assert what_varies(grid[2], grid) == "hidden=16, inner=32"
+    assert what_varies(grid[1], grid) == "" and what_varies(grid[3], grid) == ""  # attention and N are shown anyway

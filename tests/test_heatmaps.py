@@ -108,3 +108,16 @@ def test_a_causal_triangle_is_drawn_white_and_captioned_apart_from_padding():
     background, weights = dot_axis.get_images()
     assert weights.get_array().mask[0, 1] and not background.get_array()[0, 1]  # hidden, on white: not padding
     assert background.get_array()[3, 3] and weights.get_array().mask[3, 3]  # padding: on grey
+
+
+def test_the_colour_scale_ignores_the_trivial_first_weight_of_a_causal_variant():
+    from reports.figures_heatmaps import robust_top
+
+    causal = np.tril(np.full((6, 6), 0.1))
+    causal[0, 0] = 1.0  # the first query sees only itself
+    assert robust_top(causal) == pytest.approx(0.1)
+    base = {"seed": 0, "layer": 0, "head": 0, "user": 1, "model": "sasrec", "dataset": "fixture", "max_len": 6,
+            "softmax": True, "attention": "dot", "matrix": causal.tolist(), "length": 6}
+    figure, caption = heatmaps_figure([base])
+    image = next(ax for ax in figure.axes if ax.get_title() == "dot").get_images()[-1]
+    assert image.get_clim()[1] == pytest.approx(0.1) and "99th percentile" in caption

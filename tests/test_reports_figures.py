@@ -179,3 +179,36 @@ def test_the_sensitivity_caption_counts_epochs_timed_under_load():
                  {**common, "split": "train", "epoch": 1, "metric": "others_cpu", "value": share}]
     _, caption = sensitivity_figure(pd.DataFrame(rows), "max_len")
     assert "1 of 2 epochs were timed while other processes used more than 25% of the CPUs" in caption
+
+
+def test_settings_read_back_as_floats_print_as_they_were_set():
+    from reports.style import whole
+
+    assert [whole(v) for v in (8.0, 16, 0.5, "dot", None)] == ["8", "16", "0.5", "dot", "None"]
+    rows = profile_rows().astype({"H": float, "D": float, "T": float})
+    _, caption = scaling_figure(rows, "fixture")
+    assert "H=2, D=4" in caption and "H=2.0" not in caption and "T=1024 (oom)" in caption
+
+
+def test_a_variant_faster_at_every_length_gets_its_star_too():
+    rows = profile_rows()
+    linrec = (rows["variant"] == "linrec") & (rows["metric"] == "time")
+    rows.loc[linrec, "value"] /= 1000  # faster than sdpa at every length
+    figure, caption = scaling_figure(rows)
+    assert "linrec T=64 (every length measured)" in caption
+    stars = [line for line in figure.axes[0].get_lines() if line.get_marker() == "*" and line.get_linestyle() == "None"]
+    assert len(stars) == 1 and list(stars[0].get_xdata()) == [64]
+
+
+def test_curves_name_the_control_and_the_setting_a_sensitivity_cell_moves():
+    base = {"model": "sasrec", "max_len": 50, "protocol": "full", "path": "per-prefix", "epoch": 1, "value": 0.1}
+    rows = pd.DataFrame([{**base, "cell": "a", "attention": "dot", "hidden": 16, "shuffle_train_order": False},
+                         {**base, "cell": "b", "attention": "dot", "hidden": 32, "shuffle_train_order": False},
+                         {**base, "cell": "c", "attention": "dot", "hidden": 32, "shuffle_train_order": True},
+                         {**base, "cell": "d", "attention": "linrec", "hidden": 32, "shuffle_train_order": None}])
+    figure, _ = curves_figure(rows)
+    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert labels == ["dot [per-prefix] hidden=16", "dot [per-prefix] hidden=32",
+                      "dot (shuffled order: control) [per-prefix] hidden=32", "linrec [per-prefix] hidden=32"]
+    styles = [line.get_linestyle() for line in figure.axes[0].get_lines()]
+    assert styles.count(":") == 1  # the control, dotted

@@ -148,3 +148,21 @@ def test_the_status_row_records_which_linrec_kernel_ran(tmp_path):
     train(config, cyclic_data(), tmp_path, dataset="cyclic", progress=False)
     status = [r for r in read_rows(tmp_path / "rows.jsonl") if r["metric"] == "status"]
     assert status[0]["kernel"] == kernel_path()
+
+
+def test_the_message_says_whether_patience_or_the_epoch_limit_stopped_training(tmp_path):
+    from bench.train.loop import stop_message
+
+    config = TrainConfig(epochs=6, patience=2)
+    assert stop_message(4, config) == "early stop at epoch 4: no better valid NDCG@10 for 2 epochs"
+    assert stop_message(6, config) == ("early stop at epoch 6 (also the epoch limit): no better valid NDCG@10 for 2 "
+                                       "epochs")
+    summary, _ = run(tmp_path, epochs=1, patience=4)
+    assert summary["message"] == "epoch limit 1 reached"
+
+
+def test_progress_bars_only_on_a_terminal():
+    from bench.cli import show_progress
+
+    assert show_progress(True) is False  # pytest captures stderr: a log, not a terminal
+    assert show_progress(False) is False

@@ -54,10 +54,14 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, *, include_seed: bool
                        help="keep items with >= this many interactions (overrides --k-core)")
     group.add_argument("--max-history", type=positive_int, default=None,
                        help="keep each user's most recent items only")
-    group.add_argument("--synthetic-users", type=positive_int, default=None)
-    group.add_argument("--synthetic-items", type=positive_int, default=None)
-    group.add_argument("--synthetic-mean-length", type=length_argument, default=None)
-    group.add_argument("--synthetic-max-length", type=positive_int, default=None)
+    group.add_argument("--synthetic-users", type=positive_int, default=None,
+                       help="synthetic: number of users (default: the generator's)")
+    group.add_argument("--synthetic-items", type=positive_int, default=None,
+                       help="synthetic: number of items (default: the generator's)")
+    group.add_argument("--synthetic-mean-length", type=length_argument, default=None,
+                       help="synthetic: mean sequence length (default: the generator's)")
+    group.add_argument("--synthetic-max-length", type=positive_int, default=None,
+                       help="synthetic: longest sequence (default: the generator's)")
     group.add_argument("--synthetic-lengths", choices=("lognormal", "fixed", "uniform"), default=None,
                        help="length distribution (default: lognormal)")
     if include_seed:

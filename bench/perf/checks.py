@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..cli import show_progress
 from ..profile.analysis import loglog_fit
 from ..profile.cells import ProfileCell
 from ..profile.measure import MeasureOptions, failure, measure_cell
@@ -198,7 +199,7 @@ def all_cells(checks: list[Check], exponent: list[ProfileCell]) -> list[ProfileC
 def measure_all(cells: list[ProfileCell], options: MeasureOptions, run_id: str, progress: bool) -> list[dict]:
     """Usage: rows = measure_all(cells, options, run_id, True): profile rows of every cell, with run and cell."""
     rows = []
-    for cell in tqdm(cells, desc="perf", unit="cell", disable=not progress):
+    for cell in tqdm(cells, desc="perf", unit="cell", disable=not show_progress(progress)):
         rows += [{**row, "run_id": run_id, "cell": cell.cell_id()} for row in measure_cell(cell, options)]
     return rows
 

@@ -40,7 +40,7 @@ def add_perf_command(commands) -> None:
                      help="where ML-100K is cached (default: $LINREC_BENCH_DATA or <repo>/data)")
     cmd.add_argument("--results", type=Path, default=Path("results"), help="parent of the new run folder")
     cmd.add_argument("--run-dir", type=Path, default=None, help="a new, empty run folder (default results/perf-*)")
-    cmd.add_argument("--no-progress", action="store_true")
+    cmd.add_argument("--no-progress", action="store_true", help="no progress bar (bars show on a terminal only)")
     add_device_argument(cmd)
     cmd.set_defaults(run=run_perf)
 

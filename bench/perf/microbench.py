@@ -136,12 +136,13 @@ def add_microbench_command(commands) -> None:
                               description="Baseline micro-benchmark (see bench/perf/microbench.py for the method).")
     cmd.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, metavar="NAME",
                      help=f"attention names (default: {' '.join(DEFAULT_VARIANTS)})")
-    cmd.add_argument("--lengths", nargs="+", type=positive_int, default=[200, 1024, 4096], metavar="T")
+    cmd.add_argument("--lengths", nargs="+", type=positive_int, default=[200, 1024, 4096], metavar="T",
+                     help="sequence lengths (default: %(default)s)")
     cmd.add_argument("--tokens", type=positive_int, default=12800, help="token budget: B = tokens // T")
-    cmd.add_argument("--heads", type=positive_int, default=Cell.H)
-    cmd.add_argument("--head-dim", type=positive_int, default=Cell.D)
+    cmd.add_argument("--heads", type=positive_int, default=Cell.H, help="attention heads (default: %(default)s)")
+    cmd.add_argument("--head-dim", type=positive_int, default=Cell.D, help="head dimension D (default: %(default)s)")
     cmd.add_argument("--repeats", type=positive_int, default=9, help="timed calls per cell (upper bound)")
-    cmd.add_argument("--warmup", type=positive_int, default=2)
+    cmd.add_argument("--warmup", type=positive_int, default=2, help="untimed calls first (default: %(default)s)")
     cmd.add_argument("--max-seconds", type=positive_float, default=30.0,
                      help="stop timing a cell after this much time once it has 3 calls")
     cmd.add_argument("--no-memory", action="store_true", help="skip the memory pass")

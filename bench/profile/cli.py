@@ -36,7 +36,8 @@ def add_profile_command(commands) -> None:
     what = cmd.add_argument_group("what to measure")
     what.add_argument("--attention", "--variants", nargs="+", required=True, metavar="NAME", dest="variants",
                       help="attention names (python -m bench list shows them)")
-    what.add_argument("--lengths", nargs="+", type=positive_int, required=True, metavar="T")
+    what.add_argument("--lengths", nargs="+", type=positive_int, required=True, metavar="T",
+                      help="sequence lengths to measure (required)")
     what.add_argument("--level", choices=LEVELS, default=GRID.level,
                       help="one attention call, or a whole model step (default: attention)")
     what.add_argument("--mode", nargs="+", choices=MODES, default=list(MODES), dest="modes",
@@ -51,7 +52,7 @@ def add_profile_command(commands) -> None:
     batch.add_argument("--tokens", type=positive_int,
                        help=f"a token budget: B = tokens // T, the same token work at every length "
                             f"(default: {DEFAULT_TOKENS} unless --batch is given)")
-    what.add_argument("--heads", type=positive_int, default=GRID.heads)
+    what.add_argument("--heads", type=positive_int, default=GRID.heads, help="attention heads H (default: %(default)s)")
     size = what.add_mutually_exclusive_group()
     size.add_argument("--head-dim", type=positive_int,
                       help=f"D (default {GRID.head_dim}); the hidden size d is heads * D")
@@ -59,12 +60,15 @@ def add_profile_command(commands) -> None:
     what.add_argument("--model", choices=MODELS, default=GRID.model, help="backbone at --level model")
     what.add_argument("--layers", type=positive_int, default=GRID.layers, help="Transformer layers at --level model")
     what.add_argument("--items", type=positive_int, default=GRID.items, help="item count at --level model (ML-1M's)")
-    what.add_argument("--seed", type=non_negative_int, default=GRID.seed)
+    what.add_argument("--seed", type=non_negative_int, default=GRID.seed,
+                      help="seed of the inputs and weights (default: %(default)s)")
     how = cmd.add_argument_group("how to measure")
-    how.add_argument("--warmup", type=non_negative_int, default=MEASURE.warmup)
+    how.add_argument("--warmup", type=non_negative_int, default=MEASURE.warmup,
+                     help="untimed calls first (default: %(default)s)")
     how.add_argument("--repeats", type=positive_int, default=MEASURE.repeats,
                      help="timed calls per cell (upper bound)")
-    how.add_argument("--min-repeats", type=positive_int, default=MEASURE.min_repeats)
+    how.add_argument("--min-repeats", type=positive_int, default=MEASURE.min_repeats,
+                     help="timed calls at least, past --max-seconds too (default: %(default)s)")
     how.add_argument("--max-seconds", type=positive_float, default=MEASURE.max_seconds,
                      help="stop timing a cell after this much time once it has --min-repeats calls")
     how.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
@@ -156,7 +160,8 @@ def open_run_dir(args, config: dict) -> Path:
                 raise ValueError(f"{run_dir} holds results of a different command (differs in: {differ}); "
                                  f"use a new --run-dir")
             return run_dir
-        if run_dir.exists() and any(run_dir.iterdir()):
+        in_the_making = ("config.json.tmp-",)  # another driver writing the config.json of this same new folder
+        if run_dir.exists() and any(not p.name.startswith(in_the_making) for p in run_dir.iterdir()):
             raise ValueError(f"{run_dir} exists and is not a profile run folder (no config.json); use a new --run-dir")
         run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
@@ -260,6 +265,7 @@ def measure_cells(todo, total: int, options, run_dir: Path, commit: str, device:
     its rows in one write."""
     from tqdm import tqdm
 
+    from ..cli import show_progress
     from ..results import append_rows, complete_cells, read_rows
     from ..runs.claims import claimed
     from .measure import measure_cell
@@ -267,7 +273,7 @@ def measure_cells(todo, total: int, options, run_dir: Path, commit: str, device:
 
     rows_path = run_dir / "rows.jsonl"
     cap = options.memory_cap_mib if device == "cpu" else None
-    with tqdm(total=total, initial=total - len(todo), unit="cell", disable=quiet) as bar, \
+    with tqdm(total=total, initial=total - len(todo), unit="cell", disable=not show_progress(not quiet)) as bar, \
             address_space_cap(cap):  # cells timed in this process obey the cap too
         for cell in todo:
             cell_id = cell.cell_id()

@@ -46,15 +46,16 @@ def add_model_arguments(cmd) -> None:
     from .evaluate import PROTOCOLS
 
     d = DEFAULTS
-    cmd.add_argument("--model", choices=list(MODELS), default=d.model)
+    cmd.add_argument("--model", choices=list(MODELS), default=d.model, help="the backbone (default: %(default)s)")
     cmd.add_argument("--attention", default=d.attention, help="registered attention name (see python -m bench list)")
     cmd.add_argument("--max-len", type=positive_int, default=d.max_len, help="N: most recent items a window holds")
-    cmd.add_argument("--hidden", type=positive_int, default=d.hidden)
-    cmd.add_argument("--heads", type=positive_int, default=d.heads)
+    cmd.add_argument("--hidden", type=positive_int, default=d.hidden, help="hidden size d (default: %(default)s)")
+    cmd.add_argument("--heads", type=positive_int, default=d.heads, help="attention heads (default: %(default)s)")
     cmd.add_argument("--inner", type=positive_int, default=d.inner, help="feed-forward inner size")
-    cmd.add_argument("--layers", type=positive_int, default=d.layers)
-    cmd.add_argument("--dropout", type=fraction, default=d.dropout)
-    cmd.add_argument("--activation", choices=["gelu", "relu"], default=d.activation)
+    cmd.add_argument("--layers", type=positive_int, default=d.layers, help="Transformer layers (default: %(default)s)")
+    cmd.add_argument("--dropout", type=fraction, default=d.dropout, help="dropout rate (default: %(default)s)")
+    cmd.add_argument("--activation", choices=["gelu", "relu"], default=d.activation,
+                     help="feed-forward activation (default: %(default)s)")
     cmd.add_argument("--objective", choices=OBJECTIVES, default=None,
                      help="last (per prefix, default for sasrec), all (every position, causal only), cloze (bert4rec)")
     cmd.add_argument("--loss", choices=LOSSES, default=d.loss, help="ce over all items, or bce with one negative")
@@ -62,18 +63,20 @@ def add_model_arguments(cmd) -> None:
                      help="objective last: one pass per sequence where that gives the same pairs (a causal model "
                           "whose attention honours masks), else one window per prefix (auto, default); or force one")
     cmd.add_argument("--mask-ratio", type=fraction, default=d.mask_ratio, help="BERT4Rec cloze mask ratio")
-    cmd.add_argument("--epochs", type=positive_int, default=d.epochs)
+    cmd.add_argument("--epochs", type=positive_int, default=d.epochs, help="the epoch limit (default: %(default)s)")
     cmd.add_argument("--batch-size", type=positive_int, default=d.batch_size,
                      help="(prefix, next item) pairs per step under objective last, windows otherwise "
                           "(default: %(default)s)")
-    cmd.add_argument("--lr", type=positive_float, default=d.lr)
-    cmd.add_argument("--weight-decay", type=non_negative_float, default=d.weight_decay)
+    cmd.add_argument("--lr", type=positive_float, default=d.lr, help="Adam's learning rate (default: %(default)s)")
+    cmd.add_argument("--weight-decay", type=non_negative_float, default=d.weight_decay,
+                     help="Adam's weight decay (default: %(default)s)")
     cmd.add_argument("--patience", type=positive_int, default=d.patience,
                      help="epochs without a better valid NDCG@10")
     cmd.add_argument("--seed", type=int, default=d.seed, help="seed of initialisation, order, dropout and negatives")
     cmd.add_argument("--protocol", choices=PROTOCOLS, default=d.protocol, help="evaluation protocol")
     cmd.add_argument("--exclude-seen", action="store_true", help="full ranking without the user's earlier items")
-    cmd.add_argument("--eval-batch-size", type=positive_int, default=d.eval_batch_size)
+    cmd.add_argument("--eval-batch-size", type=positive_int, default=d.eval_batch_size,
+                     help="users per evaluation batch (default: %(default)s)")
     cmd.add_argument("--shuffle-train-order", action="store_true",
                      help="sanity check: shuffle each training sequence (valid/test targets stay last)")
     add_device_argument(cmd)
@@ -121,9 +124,11 @@ def record_cell(run_dir: Path, cell: str, config: TrainConfig, dataset: dict, st
     write_json(run_dir / "env.json", env)
 
 
-def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: bool, env: dict) -> dict | None:
+def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: bool, env: dict,
+             where: str = "") -> dict | None:
     """Usage: run_cell(...) -> the training summary, or None when the cell has already finished or another worker
-    holds it (bench/runs/claims.py: two workers never train one cell)."""
+    holds it (bench/runs/claims.py: two workers never train one cell). ``where``: the cell's place in its grid and
+    what it varies, for the console ("[3/22] hidden=16, inner=64")."""
     label = dataset_label(data)
     cell = config.cell_id(label)
     with claimed(run_dir, cell) as holder:
@@ -137,7 +142,7 @@ def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: 
         record_cell(run_dir, cell, config, dataset, data.statistics(), env)
         what = config.model if config.model == "pop" else f"{config.model}, {config.attention}"
         order = ", shuffled training order" if config.shuffle_train_order else ""
-        print(f"{cell}: training ({what}, N={config.max_len}, seed {config.seed}{order})")
+        print(f"{where + ' ' if where else ''}{cell}: training ({what}, N={config.max_len}, seed {config.seed}{order})")
         summary = train(config, data, run_dir, dataset=label, progress=progress)
     test = ", ".join(f"{k} {summary['test'][k]:.4f}" for k in ("hr@10", "ndcg@10", "mrr@10") if k in summary["test"])
     print(f"{cell}: {summary['status']} (best epoch {summary['best_epoch']} of {summary['epochs_run']}) "

@@ -34,7 +34,7 @@ EXECUTORS = ("serial", "local", "submitit")
 def add_train_grid_command(commands) -> None:
     cmd = commands.add_parser("train-grid", help="train a named grid of cells into one results folder (resumable)",
                               description=__doc__.split("\n\n")[0])
-    cmd.add_argument("grid", choices=list(GRIDS))
+    cmd.add_argument("grid", choices=list(GRIDS), help="the grid (bench/train/grids.py)")
     cmd.add_argument("--run-dir", type=Path, default=None, help="results folder (default: results/<grid>)")
     cmd.add_argument("--data-dir", type=Path, default=None, help="data cache folder")
     cmd.add_argument("--limit", type=positive_int, default=None, help="run at most this many unfinished cells")
@@ -78,26 +78,45 @@ def run_train_grid(args) -> int:
     elif args.executor == "submitit":
         failed = run_array(args, run_dir, [c[3] for c in todo])
     else:
-        failed = run_serially(args, run_dir, todo)
+        failed = run_serially(args, run_dir, todo, cells)
     print(f"results: {run_dir}" + (f" ({failed} cells failed; run the command again to retry them)" if failed else ""))
     return 1 if failed else 0
 
 
-def run_serially(args, run_dir: Path, todo: list[tuple]) -> int:
-    """Every cell in this process, one after another; returns how many failed."""
+def run_serially(args, run_dir: Path, todo: list[tuple], grid: list[tuple] | None = None) -> int:
+    """Every cell in this process, one after another, each announced with its place, what it varies within the
+    grid and the stage's time left (from the cells finished so far); returns how many failed."""
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    failed, env = 0, environment()  # taken once: the code that runs is the code this process started with
-    for dataset, config, data, cell in todo:
+    failed, env, started = 0, environment(), time.monotonic()  # env taken once: the code this process started with
+    for k, (dataset, config, data, cell) in enumerate(todo, start=1):
+        spent = time.monotonic() - started
+        eta = f", about {spent / (k - 1) * (len(todo) - k + 1) / 60:.1f} min left" if k > 1 else ""
+        varies = what_varies(config, [c[1] for c in grid or todo])
+        where = f"[{k}/{len(todo)}{eta}]" + (f" {varies}" if varies else "")
         try:
-            run_cell(run_dir, config, data, dataset, not args.no_progress, env)
+            run_cell(run_dir, config, data, dataset, not args.no_progress, env, where)
         except (ValueError, RuntimeError) as err:  # one bad cell does not stop the grid; a rerun retries it
             failed += 1
             record_failure(run_dir, cell, err)
             print(f"{cell}: failed: {err}")
     return failed
+
+
+SHOWN = ("model", "attention", "max_len", "seed", "shuffle_train_order", "objective")  # in the training line itself
+
+
+def what_varies(config, configs) -> str:
+    """Usage: what_varies(config, grid_configs) -> "hidden=16, inner=64": its settings that differ from the most
+    common ones of the grid, so cells that share a label are told apart."""
+    from collections import Counter
+    from dataclasses import asdict
+
+    mine = asdict(config)
+    common = {key: Counter(asdict(c)[key] for c in configs).most_common(1)[0][0] for key in mine}
+    return ", ".join(f"{key}={value}" for key, value in mine.items() if key not in SHOWN and value != common[key])
 
 
 def cell_arguments(args, run_dir: Path, cell: str, threads: int | None) -> list[str]:
@@ -138,10 +157,10 @@ def run_pool(args, run_dir: Path, todo: list[str]) -> int:
 
 def add_train_cell_command(commands) -> None:
     cmd = commands.add_parser("train-cell", help="train one cell of a named grid (what pool and SLURM workers run)")
-    cmd.add_argument("grid", choices=list(GRIDS))
+    cmd.add_argument("grid", choices=list(GRIDS), help="the grid the cell belongs to")
     cmd.add_argument("cell", help="the cell id (plan.json lists a grid's)")
-    cmd.add_argument("--run-dir", type=Path, required=True)
-    cmd.add_argument("--data-dir", type=Path, default=None)
+    cmd.add_argument("--run-dir", type=Path, required=True, help="the grid's run folder")
+    cmd.add_argument("--data-dir", type=Path, default=None, help="data cache folder")
     cmd.add_argument("--threads", type=positive_int, default=None, help="CPU threads")
     add_device_argument(cmd)
     cmd.set_defaults(run=run_train_cell)

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from models.attention.linrec_kernels import kernel_ran
 from models.backbones import build_model
 
+from ..cli import show_progress
 from ..environment import check_device
 from ..load import load_between, snapshot
 
@@ -87,7 +88,8 @@ def train_one_epoch(model, optimizer, split, samples, config, generator, progres
     first_bad = torch.full((), -1, dtype=torch.long, device=config.device)  # the first step whose loss was not finite
     per_window = torch.ones_like(samples[0]) if config.objective != "last" else window_pairs(samples)
     batches = list(pair_batches(per_window, config.batch_size, generator))
-    for step, (index, first, stop) in enumerate(tqdm(batches, leave=False, disable=not progress, unit="batch",
+    for step, (index, first, stop) in enumerate(tqdm(batches, leave=False, disable=not show_progress(progress),
+                                                     unit="batch",
                                                      file=sys.stderr)):
         tick = time.perf_counter()
         batch = make_batch(split, samples, index, config.objective, model.max_len, config.mask_ratio,
@@ -182,7 +184,7 @@ def fit(model, split, config, log, evaluation, checkpoint, progress, state: dict
         log.add(split="train", epoch=state["epoch"], metric="resumed", value=state["epoch"])
         tqdm.write(f"resuming after epoch {state['epoch']}", file=sys.stdout)
         if progress_state["stopped"]:
-            return progress_state["best_epoch"], state["epoch"], "finished", f"early stop after {state['epoch']} epochs"
+            return progress_state["best_epoch"], state["epoch"], "finished", stop_message(state["epoch"], config)
     for epoch in range(first, config.epochs + 1):
         try:
             stats = train_one_epoch(model, optimizer, split, samples, config, generator, progress)
@@ -207,5 +209,12 @@ def fit(model, split, config, log, evaluation, checkpoint, progress, state: dict
         save_resume(resume_path(log.run_dir, log.base["cell"]), log.base["cell"], epoch, model, optimizer, generator,
                     best_state, progress_state, log.base["data_sha256"])
         if progress_state["stopped"]:
-            return progress_state["best_epoch"], epoch, "finished", f"early stop after {epoch} epochs"
-    return progress_state["best_epoch"], config.epochs, "finished", ""
+            return progress_state["best_epoch"], epoch, "finished", stop_message(epoch, config)
+    return progress_state["best_epoch"], config.epochs, "finished", f"epoch limit {config.epochs} reached"
+
+
+def stop_message(epoch: int, config) -> str:
+    """Usage: stop_message(6, config) -> why training stopped at ``epoch``: patience, even at the epoch limit."""
+    limit = " (also the epoch limit)" if epoch == config.epochs else ""
+    return (f"early stop at epoch {epoch}{limit}: no better valid NDCG@10 for {config.patience} "
+            f"epoch{'s' if config.patience != 1 else ''}")

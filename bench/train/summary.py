@@ -86,7 +86,7 @@ def summary_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def add_train_summary_command(commands) -> None:
     cmd = commands.add_parser("train-summary", help="test metrics over seeds, epochs and time per epoch of runs")
-    cmd.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    cmd.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="training run folders")
     cmd.add_argument("--markdown", action="store_true", help="print a Markdown table")
     cmd.set_defaults(run=run_train_summary)
 
