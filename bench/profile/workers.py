@@ -64,13 +64,9 @@ class ProfileWorker:
 
 def run_array(args, argv: list[str], run_dir: Path) -> int:
     """``--max-parallel`` workers as one submitit job array; returns how many failed."""
-    import submitit
+    from ..train.submit import array_executor
 
-    executor = submitit.AutoExecutor(folder=run_dir / "submitit", cluster=args.cluster)
-    gpus = args.gpus_per_task if args.gpus_per_task is not None else int(str(args.device).startswith("cuda"))
-    executor.update_parameters(timeout_min=args.timeout_min, gpus_per_node=gpus, tasks_per_node=1,
-                               slurm_partition=args.partition, slurm_array_parallelism=args.max_parallel)
-    jobs = executor.map_array(ProfileWorker(), [worker_argv(argv, run_dir)] * args.max_parallel)
+    jobs = array_executor(args, run_dir).map_array(ProfileWorker(), [worker_argv(argv, run_dir)] * args.max_parallel)
     failed = 0
     for job in jobs:
         try:

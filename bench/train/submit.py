@@ -45,16 +45,23 @@ class CellJob:
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)  # the cell's own resume state carries on
 
 
-def run_array(args, run_dir: Path, cells: list[str]) -> int:
-    """Usage: see module docstring. Waits for every job; returns how many failed."""
+def array_executor(args, run_dir: Path):
+    """Usage: executor = array_executor(args, run_dir) -> a submitit executor set up from the command's options
+    (cluster, partition, time limit, parallel jobs, GPUs per job), its files in <run dir>/submitit/."""
     import submitit
 
-    if not cells:
-        return 0
     executor = submitit.AutoExecutor(folder=run_dir / "submitit", cluster=args.cluster)
     gpus = args.gpus_per_task if args.gpus_per_task is not None else int(str(args.device).startswith("cuda"))
     executor.update_parameters(timeout_min=args.timeout_min, gpus_per_node=gpus, tasks_per_node=1,
                                slurm_partition=args.partition, slurm_array_parallelism=args.max_parallel)
+    return executor
+
+
+def run_array(args, run_dir: Path, cells: list[str]) -> int:
+    """Usage: see module docstring. Waits for every job; returns how many failed."""
+    if not cells:
+        return 0
+    executor = array_executor(args, run_dir)
     n = len(cells)
     jobs = executor.map_array(CellJob(), [args.grid] * n, cells, [str(run_dir)] * n,
                               [str(args.data_dir) if args.data_dir else None] * n, [args.device] * n,
