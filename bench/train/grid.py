@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 from ..cli import add_device_argument, positive_int
@@ -111,9 +113,6 @@ SHOWN = ("model", "attention", "max_len", "seed", "shuffle_train_order", "object
 def what_varies(config, configs) -> str:
     """Usage: what_varies(config, grid_configs) -> "hidden=16, inner=64": its settings that differ from the most
     common ones of the grid, so cells that share a label are told apart."""
-    from collections import Counter
-    from dataclasses import asdict
-
     mine = asdict(config)
     common = {key: Counter(asdict(c)[key] for c in configs).most_common(1)[0][0] for key in mine}
     return ", ".join(f"{key}={value}" for key, value in mine.items() if key not in SHOWN and value != common[key])
@@ -148,7 +147,7 @@ def run_pool(args, run_dir: Path, todo: list[str]) -> int:
             if process.poll() is not None:
                 log.close()
                 del running[slot]
-                failed += process.returncode not in (0,)
+                failed += process.returncode != 0
                 print(f"{cell}: {'done' if process.returncode == 0 else f'failed (exit {process.returncode})'}"
                       f", log {logs / (cell + '.log')}")
         time.sleep(0.2)
