@@ -146,24 +146,30 @@ def open_run_dir(args, config: dict) -> Path:
     """Usage: open_run_dir(args, config) -> the run folder: new, or an existing one made by the same command.
     A folder whose config.json records a different command is a one-line error naming what differs. The caller
     writes config.json (with the resolved settings) right after."""
-    from ..results import new_run_dir, read_json
+    from ..results import new_run_dir
 
     if args.run_dir is None:
-        run_dir = new_run_dir(args.results, "profile")
-    else:
-        run_dir = Path(args.run_dir)
+        return new_run_dir(args.results, "profile")
+    run_dir = Path(args.run_dir)
+    for _ in range(2):  # a second look: another driver of this same new folder may have just written its config
         if (run_dir / "config.json").exists():
-            before = read_json(run_dir / "config.json")
-            mine = {k: before.get(k) for k in config}
-            if mine != config:
-                differ = _differences(mine, config)
-                raise ValueError(f"{run_dir} holds results of a different command (differs in: {differ}); "
-                                 f"use a new --run-dir")
+            return same_command(run_dir, config)
+        in_the_making = ("config.json.tmp-",)  # that driver writing it right now
+        if not run_dir.exists() or all(p.name.startswith(in_the_making) for p in run_dir.iterdir()):
+            run_dir.mkdir(parents=True, exist_ok=True)
             return run_dir
-        in_the_making = ("config.json.tmp-",)  # another driver writing the config.json of this same new folder
-        if run_dir.exists() and any(not p.name.startswith(in_the_making) for p in run_dir.iterdir()):
-            raise ValueError(f"{run_dir} exists and is not a profile run folder (no config.json); use a new --run-dir")
-        run_dir.mkdir(parents=True, exist_ok=True)
+    raise ValueError(f"{run_dir} exists and is not a profile run folder (no config.json); use a new --run-dir")
+
+
+def same_command(run_dir: Path, config: dict) -> Path:
+    """The folder, when its config.json records this command; else a one-line error naming what differs."""
+    from ..results import read_json
+
+    before = read_json(run_dir / "config.json")
+    mine = {k: before.get(k) for k in config}
+    if mine != config:
+        raise ValueError(f"{run_dir} holds results of a different command (differs in: "
+                         f"{_differences(mine, config)}); use a new --run-dir")
     return run_dir
 
 
