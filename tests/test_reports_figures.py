@@ -212,3 +212,12 @@ def test_curves_name_the_control_and_the_setting_a_sensitivity_cell_moves():
                       "dot (shuffled order: control) [per-prefix] hidden=32", "linrec [per-prefix] hidden=32"]
     styles = [line.get_linestyle() for line in figure.axes[0].get_lines()]
     assert styles.count(":") == 1  # the control, dotted
+
+
+def test_every_registered_attention_has_a_look_of_its_own():
+    from models.attention import attention_names
+    from reports.style import STYLES
+
+    looks = {name: (attention_style(name)["color"], attention_style(name)["linestyle"]) for name in attention_names()}
+    assert set(looks) <= set(STYLES), "a registered variant without its own line in reports/style.py STYLES"
+    assert len(set(looks.values())) == len(looks)  # no two alike, however many share a figure
