@@ -34,8 +34,7 @@ class HostReads(TorchFunctionMode):
 def batch_for(model, objective, last_path="per-prefix", width=10):
     split = LeaveOneOut.from_data(cyclic_data(users=12, low=4, high=30))
     samples = training_windows(split, objective, width, one_pass=last_path == "per-sequence")
-    per_window = window_pairs(samples) if objective == "last" else torch.ones_like(samples[0])
-    index, first, stop = next(iter(pair_batches(per_window, 16, torch.Generator().manual_seed(0))))
+    index, first, stop = next(iter(pair_batches(window_pairs(samples), 16, torch.Generator().manual_seed(0))))
     batch = make_batch(split, samples, index, objective, width, 0.3, getattr(model, "mask_token", None),
                        torch.Generator().manual_seed(1), targets=(first, stop))
     assert batch["padded"], "the fixture's windows must hold padding"

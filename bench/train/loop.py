@@ -86,8 +86,7 @@ def train_one_epoch(model, optimizer, split, samples, config, generator, progres
     start, data_seconds, count, pairs = time.perf_counter(), 0.0, 0, 0
     total = torch.zeros((), dtype=torch.float64, device=config.device)
     first_bad = torch.full((), -1, dtype=torch.long, device=config.device)  # the first step whose loss was not finite
-    per_window = torch.ones_like(samples[0]) if config.objective != "last" else window_pairs(samples)
-    batches = list(pair_batches(per_window, config.batch_size, generator))
+    batches = list(pair_batches(window_pairs(samples), config.batch_size, generator))  # windows for all and cloze
     for step, (index, first, stop) in enumerate(tqdm(batches, leave=False, disable=not show_progress(progress),
                                                      unit="batch",
                                                      file=sys.stderr)):
