@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench.profile.analysis import AS_TRAINED, as_trained
 from bench.profile.table import measured_values
 
 from .style import whole
@@ -32,19 +33,13 @@ def efficiency_blocks(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
                          .fillna("unknown device"))
     frame = frame[frame["T"].notna()]  # rows of other benches (training) have no length
     frame = frame.assign(T=frame["T"].astype(int), B=frame["B"].astype(int))
-    # a model-level sweep runs each attention as the backbone trains with it (causal=auto): SASRec's step with a
-    # mask-ignoring attention is still the step to compare, so there causal and non-causal share one block, unless
-    # a variant was measured both ways (causal=both)
-    sweep = [key for key in BLOCK_KEYS if key != "causal"]
-    ways = frame.groupby([*sweep, "variant"])["causal"].transform("nunique")
-    as_trained = (frame["level"] == "model") & (ways.groupby([frame[key] for key in sweep]).transform("max") == 1)
-    grouped = frame.assign(causal=frame["causal"].astype(object).where(~as_trained, "as trained"))
+    grouped = as_trained(frame)  # SASRec's step with linrec (no causal mask) shares a block with its dot step
     blocks = []
     for key, block in grouped.groupby(BLOCK_KEYS, sort=True):
         info = dict(zip(BLOCK_KEYS, key))
         what = "attention" if info["level"] == "attention" else f"model {info['model']}"
         block = frame.loc[block.index]  # the rows as measured, their own causal flag included
-        causal = _as_trained(block) if info["causal"] == "as trained" else ", causal" if info["causal"] else ""
+        causal = _as_trained(block) if info["causal"] == AS_TRAINED else ", causal" if info["causal"] else ""
         blocks.append((f"{what}, {info['mode']}{causal}, {info['dtype']}, {info['device']} ({info['device_name']})",
                        block))
     return blocks

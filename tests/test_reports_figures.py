@@ -69,6 +69,33 @@ def test_speedup_heatmap_colours_by_speedup_over_sdpa():
     assert "0.12" in texts and "above 1 (blue) the variant is faster" in caption
 
 
+def model_level_rows(linrec_causal: tuple = (False,)) -> pd.DataFrame:
+    """SASRec steps as trained: dot and sdpa causal, linrec (no causal mask) not; linrec_causal=(False, True): both."""
+    rows = profile_rows()
+    rows = rows[rows["status"].eq("ok")].assign(level="model", model="sasrec", causal=True)
+    linrec = rows[rows["variant"].eq("linrec")]
+    return pd.concat([rows[rows["variant"].ne("linrec")], *[linrec.assign(causal=flag) for flag in linrec_causal]],
+                     ignore_index=True)
+
+
+def test_the_model_level_speedup_heatmap_pairs_each_attention_as_the_backbone_trains_it():
+    from reports.figures_compare import speedup_heatmap
+
+    figure, _ = speedup_heatmap(model_level_rows())
+    rows = [label.get_text() for label in figure.axes[0].get_yticklabels()]
+    assert rows == ["dot", "linrec"]
+    columns = [label.get_text() for label in figure.axes[0].get_xticklabels()]
+    assert columns == ["64", "128", "256", "512"]
+
+
+def test_a_model_level_sweep_measured_both_ways_pairs_causal_with_causal_only():
+    from bench.profile.analysis import speedup_table
+
+    both = speedup_table(model_level_rows((False, True)))
+    assert set(both["variant"]) == {"dot", "linrec"} and set(both["causal"]) == {True}
+    assert len(both[both["variant"].eq("linrec")]) == 4  # the causal linrec cells only, one per length
+
+
 def test_ablation_bars_follow_the_summary():
     from reports.accuracy import accuracy_summary
     from reports.figures_compare import ablation_figure

@@ -5,6 +5,7 @@ Usage:
     scaling_exponents(frame, per_sequence=True)   # one row per series: b in value ~ T^b, fitted in log-log
     crossovers(frame, baselines=("dot", "sdpa"))   # from which measured length each variant beats each baseline
     speedup_table(frame, baseline="sdpa")          # long format baseline/variant per cell, for a variant x T heatmap
+    as_trained(frame)                              # model-level causal flags merged where each variant ran one way
     out_of_line(frame)                             # {cell id: why} for timings far off their series' trend
     reliable_fit(exponent, r2)                     # None, or why a fitted slope is not a result
 
@@ -34,6 +35,7 @@ _LABELS = ("run_id", "level", "model", "mode", "causal", "device", "dtype", "bat
            "options")
 _STATS = {"time": "median"}  # memory metrics have the single stat "peak"
 OUT_OF_LINE_FACTOR = 3.0  # a timing this many times off the trend of its series' other lengths is measured again
+AS_TRAINED = "as trained"  # the causal label of model-level cells compared as each backbone trains them
 MIN_R2 = 0.9  # a log-log fit explaining less of the variance than this is no scaling law
 
 
@@ -62,6 +64,21 @@ def _prepare(frame: pd.DataFrame, required: tuple[str, ...], what: str) -> pd.Da
     tokens = out["batch_policy"].eq("tokens") & out["tokens"].notna()
     out["batch"] = out["tokens"].where(tokens, out["B"]).astype(object)
     return out
+
+
+def as_trained(frame: pd.DataFrame) -> pd.DataFrame:
+    """Usage: as_trained(rows) -> a copy whose model-level rows read causal = AS_TRAINED wherever every variant of
+    their sweep ran one way only (causal=auto). A model-level sweep runs each attention as the backbone trains with
+    it: SASRec's step with a mask-ignoring attention (linrec) is still the step to compare against SASRec's causal
+    dot, so the two pair up. A sweep that measured some variant both ways (causal=both) keeps its flags."""
+    if frame.empty or "level" not in frame or "causal" not in frame:
+        return frame.copy()
+    sweep = [key for key in ("run_id", "level", "model", "mode", "dtype", "device") if key in frame]
+    keys = [frame[key].astype(str) for key in sweep]  # astype(str): None labels group like any other value
+    ways = frame.groupby([*keys, frame["variant"]])["causal"].transform("nunique")
+    one_way = ways.groupby(keys).transform("max").le(1)
+    merged = frame["level"].eq("model") & one_way
+    return frame.assign(causal=frame["causal"].astype(object).where(~merged, AS_TRAINED))
 
 
 def _ok(frame: pd.DataFrame, metric: str, stat: str | None) -> pd.DataFrame:
@@ -213,10 +230,10 @@ def crossovers(frame: pd.DataFrame, baselines: tuple[str, ...] = ("dot", "sdpa")
     common lengths"), ratio_at_max_T (variant / baseline at the longest common length; NaN if either failed
     there), T_max, note. Variant and baseline are compared at the same T and B. A baseline oom where the variant
     ran counts as the variant faster, a variant oom where the baseline ran as slower (both noted); other failures
-    (unavailable, unsupported, error) leave that length out.
+    (unavailable, unsupported, error) leave that length out. Model-level cells pair as trained (see as_trained).
     """
     required = ("variant", "T", "B", "metric", "stat", "status", "value")
-    cells = _cells(_prepare(frame, required, "crossovers"), metric, stat)
+    cells = _cells(as_trained(_prepare(frame, required, "crossovers")), metric, stat)
     group = [*PAIR_KEY, "variant", "options"]
     cells["series"] = cells.groupby(group, dropna=False, sort=True).ngroup()  # NaN-safe label of each series
     records = []
@@ -239,7 +256,7 @@ def speedup_table(frame: pd.DataFrame, baseline: str = "sdpa", metric: str = "ti
     Failed cells on either side are left out; crossovers() reports those.
     """
     required = ("variant", "T", "B", "metric", "stat", "status", "value")
-    cells = _cells(_prepare(frame, required, "speedup_table"), metric, stat)
+    cells = _cells(as_trained(_prepare(frame, required, "speedup_table")), metric, stat)
     pairs = _pairs(cells, baseline)
     pairs = pairs[pairs["status"].eq("ok") & pairs["status_base"].eq("ok")]
     pairs = pairs.assign(speedup=pairs["value_base"] / pairs["value"])

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..results import load_runs
-from .analysis import crossovers, reliable_fit, scaling_exponents
+from .analysis import as_trained, crossovers, reliable_fit, scaling_exponents
 
 BLOCK_KEYS = ["level", "model", "mode", "causal", "dtype", "device"]
 INDEX = ["T", "B"]
@@ -87,7 +87,7 @@ def analysis_tables(frame: pd.DataFrame) -> str:
     every measured length, r2 beside it) and the length from which each variant beats dot and sdpa."""
     parts = []
     for metric, label in (("time", "time"), ("peak_memory", "peak memory")):
-        fits = scaling_exponents(frame, metric=metric, per_sequence=True).dropna(subset=["exponent"])
+        fits = scaling_exponents(as_trained(frame), metric=metric, per_sequence=True).dropna(subset=["exponent"])
         if fits.empty:
             continue
         fits = fits.assign(fit=[f"{e:.2f} (r2 {r:.3f}{', unreliable' if reliable_fit(e, r) else ''})"
@@ -112,9 +112,16 @@ def _crossover_text(row: pd.Series) -> str:
     return f"{row['status']} ({ratio})"
 
 
+def _causal_label(flag) -> str:
+    """" as trained", " causal" or "" for a causal flag (True, False, None or AS_TRAINED)."""
+    if isinstance(flag, str):
+        return f" {flag}"
+    return " causal" if flag == flag and flag else ""  # flag == flag: NaN is no flag
+
+
 def _block_labels(frame: pd.DataFrame) -> pd.Series:
     """"fwdbwd causal", plus level/model, dtype and device where a run mixes them, so no two blocks share a label."""
-    label = frame["mode"] + np.where(frame["causal"].astype(bool), " causal", "")
+    label = frame["mode"] + frame["causal"].map(_causal_label)
     for column in ("level", "model", "dtype", "device", "run_id"):
         if column in frame and frame[column].astype(str).nunique() > 1:
             label = label + " " + frame[column].astype(str)
