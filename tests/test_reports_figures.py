@@ -235,10 +235,22 @@ def test_curves_name_the_control_and_the_setting_a_sensitivity_cell_moves():
                          {**base, "cell": "d", "attention": "linrec", "hidden": 32, "shuffle_train_order": None}])
     figure, _ = curves_figure(rows)
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
-    assert labels == ["dot [per-prefix] hidden=16", "dot [per-prefix] hidden=32",
-                      "dot (shuffled order: control) [per-prefix] hidden=32", "linrec [per-prefix] hidden=32"]
-    styles = [line.get_linestyle() for line in figure.axes[0].get_lines()]
-    assert styles.count(":") == 1  # the control, dotted
+    assert labels == ["dot [per-prefix] hidden=16", "dot [per-prefix]", "dot (shuffled order: control) [per-prefix]",
+                      "linrec [per-prefix]"]  # hidden=32 is the base: only the moved setting is named
+    lines = figure.axes[0].get_lines()
+    assert [line.get_linestyle() for line in lines].count(":") == 1  # the control, dotted
+    assert [line.get_marker() for line in lines] == ["o", "None", "None", "None"]  # the moved configuration's mark
+
+
+def test_curve_labels_name_only_what_moves_within_their_own_panel():
+    base = {"protocol": "full", "path": "per-window", "epoch": 1, "value": 0.1, "max_len": 20}
+    rows = pd.DataFrame([{**base, "cell": f"{model}-{attention}", "model": model, "attention": attention,
+                          "batch_size": batch, "lr": lr}
+                         for model, batch, lr in (("bert4rec", 64, 0.005), ("sasrec", 512, 0.002))
+                         for attention in ("dot", "linrec")])
+    figure, _ = curves_figure(rows)
+    for ax in figure.axes:  # the backbones' own settings differ, but nothing moves within a panel
+        assert [text.get_text() for text in ax.get_legend().get_texts()] == ["dot [per-window]", "linrec [per-window]"]
 
 
 def test_every_registered_attention_has_a_look_of_its_own():
