@@ -242,8 +242,8 @@ def usable_rows(path: Path) -> list[dict]:
 
 def load_runs(*run_dirs: str | Path, bench: str | None = None):
     """Usage: load_runs("results/cpu-sweep", "results/gpu-sweep", bench="profile") -> pandas DataFrame of every
-    usable row of every run (torn lines and rows lacking needed keys skipped with a warning), each with its run_id;
-    a missing folder is an error."""
+    usable row of every run (torn lines and rows lacking needed keys skipped with a warning), each with its run_id:
+    the folder's name, so a renamed or copied run reads under the name it has now; a missing folder is an error."""
     import pandas as pd
 
     rows = []
@@ -251,7 +251,7 @@ def load_runs(*run_dirs: str | Path, bench: str | None = None):
         path = Path(run_dir) / "rows.jsonl"
         if not path.is_file():
             raise FileNotFoundError(f"{run_dir}: no rows.jsonl (not a results run folder)")
-        rows += [{"run_id": Path(run_dir).name, **row} for row in usable_rows(path)]
+        rows += [{**row, "run_id": Path(run_dir).name} for row in usable_rows(path)]
     frame = pd.DataFrame(rows)
     frame = frame.assign(**{column: None for column in ROW_COLUMNS if column not in frame})
     if bench is not None and not frame.empty:

@@ -68,7 +68,8 @@ def excluded_cells(frame: pd.DataFrame) -> pd.DataFrame:
     status = train[train["metric"] == "status"].drop_duplicates("cell").set_index("cell")
     started = set(train["cell"]) if "cell" in train else set()
     rows = [{"cell": c, "status": status.at[c, "status"] if c in status.index else "unfinished",
-             "message": status.at[c, "message"] if c in status.index else "no final status row"}
+             "message": status.at[c, "message"] if c in status.index and "message" in status else
+             "no message" if c in status.index else "no final status row"}
             for c in sorted(started) if c not in status.index or status.at[c, "status"] != "finished"]
     return pd.DataFrame(rows, columns=["cell", "status", "message"])
 

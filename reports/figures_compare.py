@@ -45,6 +45,7 @@ def speedup_heatmap(block: pd.DataFrame, baseline: str = "sdpa") -> tuple[plt.Fi
     colour_bar.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 0.5, not 5 x 10^-1
     colour_bar.set_minor_formatter(FuncFormatter(lambda value, _: ""))
     ax.set(xlabel="sequence length T (positions)", ylabel="attention")
+    ax.tick_params(axis="both", labelrotation=0)  # names and lengths read horizontally; seaborn may turn them
     first = block.iloc[0]
     caption = (f"Speed-up of each attention over {baseline} ({first['mode']}, {first['dtype']}, {first['device']}, "
                f"same T and B); above 1 (blue) the variant is faster, below 1 (red) slower. Empty cells: one of "
@@ -62,20 +63,21 @@ def ablation_figure(summary: pd.DataFrame, metric: str = "ndcg@10") -> tuple[plt
     names += sorted(n for n in set(rows["attention"]) if n.startswith("linrec-"))
     compared = rows[rows["attention"].isin(names)].groupby(["model", "dataset", "max_len"])["attention"].nunique()
     panels = sorted(compared[compared >= 2].index)  # a panel with one bar compares nothing
-    width = 1.2 + 0.5 * max(len(names), 3)
-    figure, axes = plt.subplots(1, max(len(panels), 1), figsize=(width * max(len(panels), 1), 4.0), squeeze=False,
+    height = 1.4 + 0.28 * max(len(names), 3)  # one horizontal bar per variant: its name reads level beside it
+    figure, axes = plt.subplots(1, max(len(panels), 1), figsize=(5.0 * max(len(panels), 1), height), squeeze=False,
                                 constrained_layout=True)
     for ax, (model, dataset, max_len) in zip(axes[0], panels):
         panel = rows[(rows["model"] == model) & (rows["dataset"] == dataset) & (rows["max_len"] == max_len)]
         panel = panel.set_index("attention").reindex([n for n in names if n in set(panel["attention"])])
-        ax.bar(range(len(panel)), panel["mean"], yerr=panel["std"].fillna(0), capsize=3,
-               color=[attention_colour(n) for n in panel.index], edgecolor="black", linewidth=0.5)
+        ax.barh(range(len(panel)), panel["mean"], xerr=panel["std"].fillna(0), capsize=3,
+                color=[attention_colour(n) for n in panel.index], edgecolor="black", linewidth=0.5)
         if "dot" in panel.index:
-            ax.axhline(panel.at["dot", "mean"], color="black", linestyle="--", linewidth=0.8, label="dot")
-        ax.set_xticks(range(len(panel)), panel.index, rotation=45, ha="right", fontsize=8)
+            ax.axvline(panel.at["dot", "mean"], color="black", linestyle="--", linewidth=0.8, label="dot")
+        ax.set_yticks(range(len(panel)), panel.index, fontsize=8)
+        ax.invert_yaxis()  # the first name on top, as the table lists them
         over = "mean ± std over seeds" if (panel["n"] > 1).any() else "one seed"
-        ax.set(title=f"{model}, {dataset}\nN={whole(max_len)}", ylabel=f"test {metric.upper()} ({over})")
-        ax.grid(True, axis="y", alpha=0.25)
+        ax.set(title=f"{model}, {dataset}, N={whole(max_len)}", xlabel=f"test {metric.upper()} ({over})")
+        ax.grid(True, axis="x", alpha=0.25)
     protocol = ", ".join(sorted(set(summary["protocol"]))) if "protocol" in summary else "?"
     shown = rows[rows["attention"].isin(names)]
     seeds = ", ".join(sorted({str(int(n)) for n in shown["n"]})) if len(shown) else "0"

@@ -121,6 +121,21 @@ def test_the_pdf_has_the_same_content_on_rendered_pages(runs, tmp_path):
     text = subprocess.run(["pdftotext", str(paths["pdf"]), "-"], capture_output=True, text=True).stdout
     for needed in ("Overall accuracy, full protocol", "Scaling: attention, fwdbwd", "Environment and provenance"):
         assert needed in text
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(paths["pdf"]), "-"], capture_output=True,
+                           text=True).stdout
+    for needed in ("Contents", "Ablation: LinRec's feature map", "What these runs show", "What train-run shows",
+                   "best test NDCG@10, sasrec, full protocol", "faster than sdpa"):
+        assert needed in first, needed  # a reader finds every section, and what the runs show, on page one
+    assert lowest_ink(pages[0]) > 0.6  # page one is filled, not a title above three quarters of white
+
+
+def lowest_ink(png) -> float:
+    """How far down the page (0 top, 1 bottom) its last non-white row of pixels lies."""
+    import numpy as np
+    from PIL import Image
+
+    rows = np.flatnonzero((np.asarray(Image.open(png).convert("L")) < 230).any(axis=1))
+    return float(rows[-1] + 1) / Image.open(png).height if rows.size else 0.0
 
 
 def test_asking_for_a_pdf_without_a_browser_is_one_line(runs, tmp_path, monkeypatch, capsys):
@@ -129,15 +144,20 @@ def test_asking_for_a_pdf_without_a_browser_is_one_line(runs, tmp_path, monkeypa
     assert "apt-get install chromium" in capsys.readouterr().err
 
 
-def test_each_training_run_gets_its_own_table_in_the_order_given(runs, tmp_path):
-    other = tmp_path / "a-run"  # sorts first by name, comes second by order
-    run_folder(other, train_rows({"dot": [0.02], "linrec": [0.03]}).assign(hidden=16), "train")
-    html = build_report([runs[0], other], tmp_path / "out")["html"].read_text()
-    first = html.index("Overall accuracy, full protocol, run train-run")
-    assert first < html.index("Overall accuracy, full protocol, run a-run")
-    assert "LinRec variants against dot, full protocol, run train-run" in html
-    assert "LinRec variants against dot, full protocol, run a-run" not in html  # no ablation variant, no figure
-    assert html.index("Training curves, toy, run train-run") < html.index("Environment and provenance")
+def test_each_training_run_gets_its_own_table_in_the_order_given_under_the_section_of_its_kind(runs, tmp_path):
+    other = tmp_path / "a-run"  # sorts first by name, comes second by order; an ablation run like runs[0]
+    run_folder(other, train_rows({"dot": [0.02], "linrec": [0.03], "linrec-elu-none": [0.01]}), "train")
+    plain = tmp_path / "c-plain"  # no ablation variant, no moved setting: an accuracy run
+    run_folder(plain, train_rows({"dot": [0.02], "linrec": [0.03]}), "train")
+    html = build_report([runs[0], other, plain], tmp_path / "out")["html"].read_text()
+    body = html[html.index("</nav>"):]  # the contents list every title once before the sections
+    accuracy, ablation = body.index('<h2 id="accuracy">'), body.index('<h2 id="ablation">Ablation')
+    assert accuracy < body.index("Overall accuracy, full protocol, run c-plain") < ablation
+    first = body.index("Overall accuracy, full protocol, run train-run")
+    assert ablation < first < body.index("Overall accuracy, full protocol, run a-run")
+    assert "LinRec variants against dot, full protocol, run train-run" in body
+    assert "LinRec variants against dot, full protocol, run c-plain" not in body  # no ablation variant, no figure
+    assert body.index("Training curves, toy, run train-run") < body.index("Environment and provenance")
 
 
 def test_provenance_names_the_command_that_made_each_run(runs, tmp_path):
@@ -165,7 +185,7 @@ def test_provenance_lists_every_cell_that_did_not_finish_or_measure(runs, tmp_pa
            "message": "loss became nan at epoch 2"}
     broken = run_folder(tmp_path / "broken-run", train_rows(extra_cells=[cut]), "train")
     html = build_report([broken, runs[1]], tmp_path / "out")["html"].read_text()
-    failed = html[html.index("Cells that did not finish or measure"):]
+    failed = html[html.index("<h3>Cells that did not finish or measure"):]
     assert "linrec-s9-full" in failed and "loss became nan at epoch 2" in failed  # training, its reason
     assert "dot fwdbwd T=1024 B=4" in failed and "cap" in failed  # profiling, named by its settings, its reason
     clean = build_report([runs[0]], tmp_path / "clean")["html"].read_text()

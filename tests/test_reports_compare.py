@@ -57,7 +57,7 @@ def test_the_report_gets_a_comparison_section(tmp_path):
     this = run_folder(tmp_path / "cpu-run", profile_rows(), "profile")
     other = run_folder(tmp_path / "gpu-run", faster(profile_rows(), 0.1), "profile")
     html = build_report([this], tmp_path / "out", compare=[other])["html"].read_text()
-    section = html[html.index("Comparison with other runs"):html.index("Environment and provenance")]
+    section = html[html.index("<h2 id=\"comparison\">"):html.index("<h2 id=\"provenance\">")]
     assert "Compared: median time, other / this" in section and "0.100×" in section
     assert html.count("gpu-run") >= 2  # named in the captions and in the provenance
     plain = build_report([this], tmp_path / "plain")["html"].read_text()

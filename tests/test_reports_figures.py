@@ -84,6 +84,7 @@ def test_the_model_level_speedup_heatmap_pairs_each_attention_as_the_backbone_tr
     figure, _ = speedup_heatmap(model_level_rows())
     rows = [label.get_text() for label in figure.axes[0].get_yticklabels()]
     assert rows == ["dot", "linrec"]
+    assert all(label.get_rotation() == 0 for label in figure.axes[0].get_yticklabels())  # names read level
     columns = [label.get_text() for label in figure.axes[0].get_xticklabels()]
     assert columns == ["64", "128", "256", "512"]
 
@@ -104,8 +105,9 @@ def test_ablation_bars_follow_the_summary():
     values = {"dot": [0.05, 0.055], "linrec": [0.06, 0.065], "linrec-relu-token": [0.04, 0.045], "sdpa": [0.05]}
     figure, caption = ablation_figure(accuracy_summary(train_rows(values)))
     ax = figure.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["dot", "linrec", "linrec-relu-token"]
-    assert [round(b.get_height(), 4) for b in ax.patches] == [0.0525, 0.0625, 0.0425]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["dot", "linrec", "linrec-relu-token"]
+    assert [round(b.get_width(), 4) for b in ax.patches] == [0.0525, 0.0625, 0.0425]
+    assert all(t.get_rotation() == 0 for t in ax.get_yticklabels() + ax.get_xticklabels())  # names read level
     assert "seeds per bar: 2" in caption
     single = {name: per_seed[:1] for name, per_seed in values.items()}
     _, caption = ablation_figure(accuracy_summary(train_rows(single)))

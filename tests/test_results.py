@@ -95,3 +95,11 @@ def test_appends_from_several_processes_never_interleave(tmp_path):
     assert [w.wait(timeout=120) for w in workers] == [0] * 4
     rows = read_rows(path)
     assert len(rows) == 4 * 20 * 5 and all(len(r["pad"]) == 20000 for r in rows)
+
+
+def test_a_renamed_run_reads_under_its_folder_name(tmp_path):
+    from bench.results import load_runs
+
+    (tmp_path / "reference-perf").mkdir()
+    write_rows(tmp_path / "reference-perf" / "rows.jsonl", [{"bench": "perf", "run_id": "perf-s12b", "value": 1.0}])
+    assert list(load_runs(tmp_path / "reference-perf")["run_id"]) == ["reference-perf"]

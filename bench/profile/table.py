@@ -7,7 +7,6 @@ Usage:
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ..results import load_runs
