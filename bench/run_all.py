@@ -28,6 +28,7 @@ from .train.grid import EXECUTOR_OPTIONS, add_executor_arguments
 from .train.grids import BERT4REC_FULL, BERT4REC_QUICK, FULL, FULL_DATA, FULL_SEEDS, QUICK, QUICK_DATA, QUICK_SEEDS
 
 STAGES = ("data", "accuracy", "sensitivity", "ablation", "profile", "heatmaps", "report")
+TRAINING = ("accuracy", "sensitivity", "ablation")  # the stages that train a grid of cells
 SCALES = {  # what each profile trains: its base cell, data, BERT4Rec's overrides, seeds
     "quick": {"base": QUICK, "data": QUICK_DATA, "bert4rec": BERT4REC_QUICK, "seeds": QUICK_SEEDS},
     "full": {"base": FULL, "data": FULL_DATA, "bert4rec": BERT4REC_FULL, "seeds": FULL_SEEDS},
@@ -109,9 +110,10 @@ def stage_commands(stage: str, profile: str, root: Path, data_dir: str | None, d
     if stage == "data":
         spec = SCALES[profile]["data"]
         return [["bench", "data", *as_arguments({"dataset": spec["name"], **spec["options"]}), *data]]
-    if stage in ("accuracy", "sensitivity", "ablation"):
+    if stage in ("accuracy", "sensitivity", "ablation"):  # a cell another stage trained already is copied
+        others = [str(root / s) for s in TRAINING if s != stage and (root / s / "rows.jsonl").is_file()]
         return [["bench", "train-grid", f"{profile}-{stage}", "--run-dir", str(root / stage), *data, *on,
-                 *as_arguments(executor or {})]]
+                 *as_arguments({"reuse_from": others or None, **(executor or {})})]]
     if stage == "profile":
         return [["bench", "profile", *as_arguments(sweep), "--run-dir", str(root / f"profile-{i + 1}"), *on,
                  *as_arguments(profile_executor(executor or {}))]

@@ -14,8 +14,8 @@ from __future__ import annotations
 import pandas as pd
 
 # The data's digest identifies the content of the data set its dataset column names; the rest identify or measure.
-NOT_SETTINGS = ("run_id", "bench", "cell", "seed", "schema", "threads", "causal", "data_sha256", "split", "epoch",
-                "metric", "stat", "value", "unit", "status", "message")
+NOT_SETTINGS = ("run_id", "bench", "cell", "seed", "schema", "threads", "causal", "data_sha256", "reused_from", "split",
+                "epoch", "metric", "stat", "value", "unit", "status", "message")
 
 
 def cell_settings(rows: pd.DataFrame) -> pd.DataFrame:

@@ -39,6 +39,7 @@ def run_findings(run_dirs: list[Path], frame: pd.DataFrame, marks: dict, scale: 
                           for bench in ("train", "profile"))
         found = training_findings(train) + profile_findings(profile)
         caveats = ([scale] if scale else []) + marks.get(run.name, []) + unfinished(train, profile) + loaded(rows)
+        caveats += reused(train)
         found.append(("caveats", "; ".join(caveats) or "none recorded"))
         tables.append((run.name, pd.DataFrame(found, columns=COLUMNS)))
     return tables
@@ -149,6 +150,15 @@ def unfinished(train: pd.DataFrame, profile: pd.DataFrame) -> list[str]:
             kinds = ", ".join(f"{status} {count}" for status, count in Counter(failed["status"]).most_common())
             notes.append(f"{len(failed)} profiled cells did not measure ({kinds})")
     return notes
+
+
+def reused(train: pd.DataFrame) -> list[str]:
+    """Usage: reused(train_rows) -> ["6 of 28 training cells copied from accuracy, where the same cell was trained"]."""
+    if "reused_from" not in train or train["reused_from"].isna().all():
+        return []
+    sources = train.dropna(subset=["reused_from"]).groupby("reused_from")["cell"].nunique()
+    return [f"{count} of {train['cell'].nunique()} training cells copied from {source}, where the same cell was "
+            f"trained" for source, count in sources.items()]
 
 
 def loaded(rows: pd.DataFrame) -> list[str]:

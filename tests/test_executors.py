@@ -31,10 +31,15 @@ def cell_metrics(run_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def serial(tmp_path_factory):
+def smoke_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("serial") / "smoke"
     assert main([*GRID, "--run-dir", str(run_dir)]) == 0
-    return cell_metrics(run_dir)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def serial(smoke_run):
+    return cell_metrics(smoke_run)
 
 
 def test_the_smoke_grid_is_five_quick_cells(serial):
@@ -123,3 +128,43 @@ def test_a_cell_is_announced_with_what_it_varies_in_its_grid():
     grid = [base, replace(base, attention="linrec"), replace(base, hidden=16, inner=32), replace(base, max_len=20)]
     assert what_varies(grid[2], grid) == "hidden=16, inner=32"
     assert what_varies(grid[1], grid) == "" and what_varies(grid[3], grid) == ""  # attention and N are shown anyway
+
+
+def test_a_finished_identical_cell_is_copied_not_trained_again(smoke_run, serial, tmp_path, capsys):
+    run_dir = tmp_path / "ablation"
+    assert main([*GRID, "--run-dir", str(run_dir), "--reuse-from", str(smoke_run)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("reused from smoke (the same cell, finished there on the same data)") == 5
+    assert "5 cells, 0 finished, 5 reused from smoke, 0 to run" in out and ": training (" not in out
+    assert cell_metrics(run_dir) == serial
+    rows = read_rows(run_dir / "rows.jsonl")
+    assert {(r["run_id"], r["reused_from"]) for r in rows} == {("ablation", "smoke")}
+    assert recorded_cells(run_dir) == recorded_cells(smoke_run)  # the environment each cell was trained in
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == \
+        sorted(p.name for p in (smoke_run / "checkpoints").iterdir())
+    assert main([*GRID, "--run-dir", str(run_dir), "--reuse-from", str(smoke_run)]) == 0
+    assert "5 finished, 0 to run" in capsys.readouterr().out  # copied once: the copy is this folder's own now
+
+
+def test_only_a_cell_finished_once_on_the_same_data_is_reused(smoke_run, tmp_path):
+    from bench.train.reuse import finished_rows
+
+    rows = read_rows(smoke_run / "rows.jsonl")
+    status = next(r for r in rows if r.get("metric") == "status" and r.get("bench") == "train")
+    cell, digest = status["cell"], status["data_sha256"]
+    assert finished_rows(smoke_run, cell, digest) == [r for r in rows if r.get("cell") == cell]
+    assert finished_rows(smoke_run, cell, "0" * 64) == []  # the data changed since
+    assert finished_rows(smoke_run, "no-such-cell", digest) == []
+    for changed, why in (({**status, "status": "diverged"}, "diverged"), (None, "committed twice")):
+        other = tmp_path / why
+        other.mkdir()
+        mine = [changed if r is status else r for r in rows] if changed else rows + [status]
+        (other / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in mine))
+        assert finished_rows(other, cell, digest) == [], why
+
+
+def test_reusing_from_a_folder_without_rows_is_one_line(tmp_path, capsys):
+    assert main([*GRID, "--run-dir", str(tmp_path / "run"), "--reuse-from", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--reuse-from" in err and "no rows.jsonl" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run" / "rows.jsonl").exists()

@@ -82,3 +82,11 @@ def test_the_caveats_name_scale_provenance_unfinished_cells_and_load():
     said = findings(pd.concat([diverged, epochs]))
     assert said["caveats"] == ("1 of 2 training cells did not finish (diverged 1); 1 of 2 training epochs timed "
                                "while other processes used more than 25% of the CPUs")
+
+
+def test_cells_copied_from_another_run_are_said_and_never_a_setting():
+    rows = train_rows({"dot": [0.05, 0.06], "linrec": [0.06, 0.07]})
+    rows.loc[rows["attention"] == "dot", "reused_from"] = "accuracy"
+    said = findings(rows)
+    assert list(said)[0] == "best test NDCG@10, sasrec, full protocol, N=50"  # one configuration, not two
+    assert said["caveats"] == "2 of 4 training cells copied from accuracy, where the same cell was trained"

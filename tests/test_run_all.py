@@ -121,6 +121,15 @@ def test_run_all_passes_how_training_cells_run_to_every_training_stage(tmp_path)
         assert argv[-7:] == ["--executor", "local", "--workers", "2", "--gpus", "0", "1"]
 
 
+def test_a_training_stage_reuses_the_cells_the_stages_before_it_finished(tmp_path):
+    assert "--reuse-from" not in run_all.stage_commands("sensitivity", "quick", tmp_path, None)[0]  # none yet
+    (tmp_path / "accuracy").mkdir()
+    (tmp_path / "accuracy" / "rows.jsonl").write_text("")
+    argv = run_all.stage_commands("ablation", "quick", tmp_path, None)[0]
+    assert argv[argv.index("--reuse-from") + 1:] == [str(tmp_path / "accuracy")]
+    assert "--reuse-from" not in run_all.stage_commands("accuracy", "quick", tmp_path, None)[0]  # never itself
+
+
 @pytest.mark.parametrize("executor, spread", [({"executor": "local", "workers": 2}, False),
                                               ({"executor": "local", "workers": 2, "gpus": ["0", "1"]}, True),
                                               ({"executor": "submitit", "cluster": "local"}, True)],

@@ -6,6 +6,7 @@ Usage:
     python -m bench train-grid smoke --executor local --workers 2 [--gpus 0 1]
     python -m bench train-grid full-accuracy --executor submitit --partition gpu --timeout-min 240 --max-parallel 8
     python -m bench train-cell smoke CELL --run-dir results/smoke             # one cell (what workers run)
+    python -m bench train-grid quick-ablation --reuse-from results/run/accuracy   # copy identical finished cells
 
 Every executor runs a cell the same way (cli.run_cell: claimed first, skipped when finished, resumed after its last
 finished epoch, numbers independent of who runs it); a re-run of the command runs only what is unfinished. A cell
@@ -28,6 +29,7 @@ from .cells import load_grid, record_failure, train_one
 from .cli import claim_run_dir, run_cell
 from .grids import GRIDS
 from .log import check_same_data, finished_cells
+from .reuse import reuse_cells
 from .submit import add_submitit_arguments, run_array
 
 EXECUTORS = ("serial", "local", "submitit")
@@ -40,6 +42,9 @@ def add_train_grid_command(commands) -> None:
     cmd.add_argument("--run-dir", type=Path, default=None, help="results folder (default: results/<grid>)")
     cmd.add_argument("--data-dir", type=Path, default=None, help="data cache folder")
     cmd.add_argument("--limit", type=positive_int, default=None, help="run at most this many unfinished cells")
+    cmd.add_argument("--reuse-from", type=Path, nargs="+", default=[], metavar="DIR",
+                     help="run folders whose finished identical cells (same id and data) are copied, marked "
+                          "reused_from, instead of trained again (default: none)")
     add_device_argument(cmd)
     cmd.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_executor_arguments(cmd)
@@ -66,15 +71,22 @@ def add_executor_arguments(cmd) -> None:
 
 def run_train_grid(args) -> int:
     device = select_device(args.device)
+    for source in args.reuse_from:
+        if not (source / "rows.jsonl").is_file():
+            raise FileNotFoundError(f"--reuse-from {source}: no rows.jsonl (not a results run folder)")
     run_dir = claim_run_dir(args.run_dir or Path("results") / args.grid)
     cells = load_grid(args.grid, args.data_dir, device)
     write_json(run_dir / "plan.json", {"grid": args.grid, "device": device, "cells": [c[3] for c in cells]})
     done = finished_cells(run_dir)
     for data in {id(c[2]): c[2] for c in cells}.values():  # a finished cell on changed data is not skipped
         check_same_data(run_dir, [c[3] for c in cells if c[2] is data and c[3] in done], data.content_sha256())
-    todo = [cell for cell in cells if cell[3] not in done][:args.limit]
+    reused = reuse_cells(run_dir, [cell for cell in cells if cell[3] not in done], args.reuse_from)
+    for cell, source in reused.items():
+        print(f"{cell}: reused from {source} (the same cell, finished there on the same data), not trained again")
+    todo = [cell for cell in cells if cell[3] not in done and cell[3] not in reused][:args.limit]
     finished = sum(c[3] in done for c in cells)
-    print(f"{args.grid}: {len(cells)} cells, {finished} finished, {len(todo)} to run ({args.executor})")
+    again = f", {len(reused)} reused from {', '.join(sorted(set(reused.values())))}" if reused else ""
+    print(f"{args.grid}: {len(cells)} cells, {finished} finished{again}, {len(todo)} to run ({args.executor})")
     if args.executor == "local":
         failed = run_pool(args, run_dir, [c[3] for c in todo])
     elif args.executor == "submitit":
