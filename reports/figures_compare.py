@@ -20,7 +20,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 from bench.profile.analysis import speedup_table  # noqa: E402
 
 from .accuracy import setting_columns  # noqa: E402
-from .style import attention_colour, whole  # noqa: E402
+from .style import attention_colour, attention_hatch, whole  # noqa: E402
 
 ABLATION = ("dot", "linrec_official", "linrec")  # then every linrec-<map>-<norm> present, in name order
 
@@ -69,8 +69,10 @@ def ablation_figure(summary: pd.DataFrame, metric: str = "ndcg@10") -> tuple[plt
     for ax, (model, dataset, max_len) in zip(axes[0], panels):
         panel = rows[(rows["model"] == model) & (rows["dataset"] == dataset) & (rows["max_len"] == max_len)]
         panel = panel.set_index("attention").reindex([n for n in names if n in set(panel["attention"])])
-        ax.barh(range(len(panel)), panel["mean"], xerr=panel["std"].fillna(0), capsize=3,
-                color=[attention_colour(n) for n in panel.index], edgecolor="black", linewidth=0.5)
+        bars = ax.barh(range(len(panel)), panel["mean"], xerr=panel["std"].fillna(0), capsize=3,
+                       color=[attention_colour(n) for n in panel.index], edgecolor="white", linewidth=0.5)
+        for bar, name in zip(bars, panel.index):
+            bar.set_hatch(attention_hatch(name))  # one colour per family, one hatch per member: no two alike
         if "dot" in panel.index:
             ax.axvline(panel.at["dot", "mean"], color="black", linestyle="--", linewidth=0.8, label="dot")
         ax.set_yticks(range(len(panel)), panel.index, fontsize=8)
@@ -86,5 +88,5 @@ def ablation_figure(summary: pd.DataFrame, metric: str = "ndcg@10") -> tuple[plt
     caption = (f"Ablation of LinRec's feature map (elu, relu, elu1 = ELU + 1, id) and normalisation (token: per "
                f"token over D, as the official code; none; seq: K over positions) against dot and the official "
                f"form: test {metric.upper()} under the {protocol} protocol, {bars}; the dashed line is dot's "
-               f"mean.")
+               f"mean. Each variant has its own colour and hatch, as its own colour and dash in the curves.")
     return figure, caption

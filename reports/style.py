@@ -3,6 +3,7 @@
 Usage:
     from reports.style import attention_style
     ax.plot(T, y, **attention_style("linrec"))     # {"color": "#D55E00", "marker": "o", "linestyle": "-", "label": ...}
+    ax.bar(x, y, color=attention_colour(name), hatch=attention_hatch(name))     # bars: the hatch for the dash
 
 Every registered variant has its own (colour, line style) pair in STYLES, so no two look alike however many share
 a figure: the main eight in solid Okabe-Ito colours, each family's relatives in its colour with another dash (sdpa's
@@ -34,6 +35,7 @@ STYLES = {  # name: (colour, line style); every pair once
     "linrec-id-token": (GREY, "--"), "linrec-id-none": (GREY, ":"), "linrec-id-seq": (GREY, "-."),
 }
 MARKERS = "osD^vP*Xh<>"
+HATCHES = {"-": "", "--": "///", ":": "...", "-.": "xxx"}  # a bar's stand-in for its line style
 SPARE = sns.color_palette("colorblind", 10).as_hex()
 
 
@@ -50,6 +52,12 @@ def attention_style(name: str) -> dict:
     digest = int(hashlib.sha1(name.encode()).hexdigest(), 16)
     return {"color": attention_colour(name), "marker": MARKERS[digest % len(MARKERS)],
             "linestyle": STYLES.get(name, (None, "-"))[1], "label": name}
+
+
+def attention_hatch(name: str) -> str:
+    """Usage: ax.bar(..., hatch=attention_hatch("linrec-elu-seq")) -> "...": bars of one colour told apart as their
+    lines are, by the hatch standing in for the line style."""
+    return HATCHES[STYLES.get(name, (None, "-"))[1]]
 
 
 def whole(value) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from reports.figures_curves import curves_figure
 from reports.figures_scaling import scaling_figure
-from reports.style import FIXED, attention_colour, attention_style
+from reports.style import FIXED, attention_colour, attention_hatch, attention_style
 
 BASE = {"bench": "profile", "run_id": "fixture", "level": "attention", "model": None, "mode": "fwdbwd",
         "causal": False, "dtype": "float32", "device": "cpu", "device_name": "Test CPU", "batch_policy": "tokens",
@@ -108,6 +108,7 @@ def test_ablation_bars_follow_the_summary():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["dot", "linrec", "linrec-relu-token"]
     assert [round(b.get_width(), 4) for b in ax.patches] == [0.0525, 0.0625, 0.0425]
     assert all(t.get_rotation() == 0 for t in ax.get_yticklabels() + ax.get_xticklabels())  # names read level
+    assert [b.get_hatch() or "" for b in ax.patches] == ["", "", "///"]  # linrec-relu-token: green, dashed
     assert "seeds per bar: 2" in caption
     single = {name: per_seed[:1] for name, per_seed in values.items()}
     _, caption = ablation_figure(accuracy_summary(train_rows(single)))
@@ -262,3 +263,5 @@ def test_every_registered_attention_has_a_look_of_its_own():
     looks = {name: (attention_style(name)["color"], attention_style(name)["linestyle"]) for name in attention_names()}
     assert set(looks) <= set(STYLES), "a registered variant without its own line in reports/style.py STYLES"
     assert len(set(looks.values())) == len(looks)  # no two alike, however many share a figure
+    bars = {(attention_colour(name), attention_hatch(name)) for name in attention_names()}
+    assert len(bars) == len(looks)  # bars too: the hatch stands in for the dash
