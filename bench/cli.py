@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 
 
@@ -76,11 +77,17 @@ def add_list_command(commands) -> None:
 
 
 def brief_listing(table, device: str) -> str:
-    """Usage: brief_listing(list table, "cpu") -> "30 attention variants; 4 unavailable on cpu: xformers (...), ..."."""
+    """Usage: brief_listing(list table, "cpu") -> "30 attention variants; 5 unavailable on cpu: linrec_triton,
+    linrec_causal_triton (Triton kernels run on CUDA tensors, ...); ...": names sharing a reason share it, each
+    reason cut to its first clause (``bench list`` gives them whole)."""
     reasons = table[f"available_on_{device.split(':')[0]}"]
     missing = reasons[reasons != "yes"]
-    names = "; ".join(f"{name} ({str(why).removeprefix('no: ')})" for name, why in missing.items())
-    return (f"{len(table)} attention variants ('python -m bench list' lists them); "
+    grouped: dict[str, list[str]] = {}
+    for name, why in missing.items():
+        short = re.split(r" \(|; ", str(why).removeprefix("no: "), maxsplit=1)[0]
+        grouped.setdefault(short, []).append(name)
+    names = "; ".join(f"{', '.join(group)} ({why})" for why, group in grouped.items())
+    return (f"{len(table)} attention variants ('python -m bench list' lists them with every reason in full); "
             + (f"{len(missing)} unavailable on {device}: {names}" if len(missing) else f"all available on {device}"))
 
 

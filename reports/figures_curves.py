@@ -58,9 +58,11 @@ def curves_figure(rows: pd.DataFrame) -> tuple[plt.Figure, str]:
     panels = sorted(set(zip(rows["model"], rows["max_len"])))
     figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False,
                                 constrained_layout=True)
+    marked = False
     for ax, (model, max_len) in zip(axes[0], panels):
         panel = rows[(rows["model"] == model) & (rows["max_len"] == max_len)]
         moved, labels = moved_settings(panel), []
+        marked = marked or any(moved.values())
         for cell, line in panel.groupby("cell", sort=True):
             line = line.sort_values("epoch")
             label = curve_label(line.iloc[0], moved.get(cell, {}))
@@ -86,4 +88,7 @@ def curves_figure(rows: pd.DataFrame) -> tuple[plt.Figure, str]:
     caption = (f"Validation NDCG@10 after each training epoch ({protocols} protocol), one line per trained cell "
                f"(seeds of one attention share its colour); training stops after the patience runs out, and the "
                f"best epoch's model is the one tested.")
+    if marked:
+        caption += (" Where a panel holds several configurations, the unmarked lines are its base (its most common "
+                    "settings) and each other configuration has a marker and is named by the settings it moves.")
     return figure, caption

@@ -104,6 +104,19 @@ def test_the_brief_listing_is_one_line_naming_what_cannot_run_here(capsys):
     out = capsys.readouterr().out.strip()
     assert len(out.splitlines()) == 1 and out.startswith(f"{len(attention_names())} attention variants")
     assert "unavailable on cpu" in out and "xformers (" in out
+    assert len(out) < 400, out  # a line a reader reads, not a table
+
+
+def test_variants_sharing_a_reason_share_it_once_cut_to_its_first_clause():
+    import pandas as pd
+
+    from bench.cli import brief_listing
+
+    table = pd.DataFrame({"available_on_cpu": ["yes", "no: runs on CUDA only (device=cpu); try cuda",
+                                               "no: runs on CUDA only (device=cpu); try cuda", "no: not installed"]},
+                         index=["dot", "a_triton", "b_triton", "fla"])
+    assert brief_listing(table, "cpu").endswith(
+        "3 unavailable on cpu: a_triton, b_triton (runs on CUDA only); fla (not installed)")
 
 
 def test_every_option_of_every_command_says_what_it_does():

@@ -236,7 +236,8 @@ def test_curves_name_the_control_and_the_setting_a_sensitivity_cell_moves():
                          {**base, "cell": "b", "attention": "dot", "hidden": 32, "shuffle_train_order": False},
                          {**base, "cell": "c", "attention": "dot", "hidden": 32, "shuffle_train_order": True},
                          {**base, "cell": "d", "attention": "linrec", "hidden": 32, "shuffle_train_order": None}])
-    figure, _ = curves_figure(rows)
+    figure, caption = curves_figure(rows)
+    assert "each other configuration has a marker and is named by the settings it moves" in caption
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert labels == ["dot [per-prefix] hidden=16", "dot [per-prefix]", "dot (shuffled order: control) [per-prefix]",
                       "linrec [per-prefix]"]  # hidden=32 is the base: only the moved setting is named
@@ -251,7 +252,8 @@ def test_curve_labels_name_only_what_moves_within_their_own_panel():
                           "batch_size": batch, "lr": lr}
                          for model, batch, lr in (("bert4rec", 64, 0.005), ("sasrec", 512, 0.002))
                          for attention in ("dot", "linrec")])
-    figure, _ = curves_figure(rows)
+    figure, caption = curves_figure(rows)
+    assert "has a marker" not in caption
     for ax in figure.axes:  # the backbones' own settings differ, but nothing moves within a panel
         assert [text.get_text() for text in ax.get_legend().get_texts()] == ["dot [per-window]", "linrec [per-window]"]
 
