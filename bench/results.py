@@ -204,7 +204,8 @@ def recorded_cells(run_dir: str | Path) -> dict:
     cell's own ``cells/<cell>.config.json`` (written by its worker alone), over the folder's config.json."""
     run_dir = Path(run_dir)
     config = read_json(run_dir / "config.json") if (run_dir / "config.json").exists() else {}
-    cells = dict(config.get("cells") or {})
+    recorded = config.get("cells")
+    cells = dict(recorded) if isinstance(recorded, dict) else {}  # other commands list their cells, unrecorded
     for path in sorted((run_dir / "cells").glob("*.config.json")):
         try:
             cells[path.name.removesuffix(".config.json")] = read_json(path)

@@ -103,3 +103,10 @@ def test_a_renamed_run_reads_under_its_folder_name(tmp_path):
     (tmp_path / "reference-perf").mkdir()
     write_rows(tmp_path / "reference-perf" / "rows.jsonl", [{"bench": "perf", "run_id": "perf-s12b", "value": 1.0}])
     assert list(load_runs(tmp_path / "reference-perf")["run_id"]) == ["reference-perf"]
+
+
+def test_a_run_whose_config_lists_its_cells_has_no_training_records(tmp_path):
+    from bench.results import recorded_cells
+
+    write_json(tmp_path / "config.json", {"command": "perf", "cells": ["linrec fwdbwd T=200", "dot fwdbwd T=200"]})
+    assert recorded_cells(tmp_path) == {}
