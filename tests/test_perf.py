@@ -160,3 +160,13 @@ def test_a_step_that_cannot_run_gives_nan_not_a_crash(capsys):
     pairs = perf.interleaved_pairs([Check("broken", "time", broken, attention_cell("dot", 32, 2), "faster", 1.0)],
                                    rounds=2)
     assert math.isnan(pairs["broken"]["ratio"]) and "not timed side by side" in capsys.readouterr().out
+
+
+def test_the_microbench_writes_its_rows_and_no_progress_bar_into_a_log(tmp_path, capfd):
+    assert main(["microbench", "--variants", "dot", "sdpa", "--lengths", "16", "--tokens", "64", "--repeats", "3",
+                 "--max-seconds", "1", "--no-memory", "--results", str(tmp_path)]) == 0
+    err = capfd.readouterr().err
+    assert "\r" not in err and "time T=16" not in err  # stderr is no terminal here: no bar redrawn in it
+    (run,) = tmp_path.iterdir()
+    rows = read_rows(run / "rows.jsonl")
+    assert {"dot", "sdpa"} <= {row["variant"] for row in rows} and all(row["T"] == 16 for row in rows)

@@ -197,3 +197,13 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
     except OSError:
         return "gone"
+
+
+def test_a_crossover_ratio_far_below_one_keeps_its_digits():
+    from bench.profile.table import analysis_tables
+    from tests.test_reports_figures import profile_rows
+
+    rows = profile_rows()
+    rows.loc[(rows["variant"] == "linrec") & (rows["metric"] == "time"), "value"] /= 1000
+    out = analysis_tables(rows)  # linrec 2e-5 T against dot 1e-4 T^2 per sequence: 0.000391 at T=512
+    assert "always faster (0.000391x)" in out and "(0.00x)" not in out

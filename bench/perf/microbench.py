@@ -19,7 +19,7 @@ import torch
 
 from models.attention import get_spec
 
-from ..cli import positive_float, positive_int
+from ..cli import positive_float, positive_int, show_progress
 from ..profile.cells import ProfileCell
 from ..profile.measure import MeasureOptions, failure, run_child
 from ..profile.steps import build_step
@@ -171,9 +171,10 @@ def run_microbench(args) -> int:
         by_length.setdefault(cell.T, []).append(cell)
     rows = []
     for T, group in by_length.items():
-        with tqdm(total=len(group) + args.repeats, desc=f"time T={T}", unit="step", leave=False) as bar:
+        with tqdm(total=len(group) + args.repeats, desc=f"time T={T}", unit="step", leave=False,
+                  disable=not show_progress()) as bar:
             timing = time_side_by_side(group, args.repeats, args.warmup, args.max_seconds, progress=bar)
-        for cell in tqdm(group, desc=f"memory T={T}", unit="cell", leave=False):
+        for cell in tqdm(group, desc=f"memory T={T}", unit="cell", leave=False, disable=not show_progress()):
             memory = None if args.no_memory else memory_in_subprocess(cell)
             new = cell_rows(cell, timing[cell], memory, run_dir.name)
             append_rows(run_dir / "rows.jsonl", new)

@@ -105,7 +105,7 @@ def analysis_tables(frame: pd.DataFrame) -> str:
 
 
 def _crossover_text(row: pd.Series) -> str:
-    ratio = f"{row['ratio_at_max_T']:.2f}x" if row["ratio_at_max_T"] == row["ratio_at_max_T"] else "n/a"
+    ratio = f"{row['ratio_at_max_T']:#.3g}x" if row["ratio_at_max_T"] == row["ratio_at_max_T"] else "n/a"
     if row["status"] == "crosses":
         return f"{row['crossover_T']:g} (~{row['crossover_estimate']:.0f}; {ratio})"
     return f"{row['status']} ({ratio})"
