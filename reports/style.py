@@ -34,7 +34,7 @@ STYLES = {  # name: (colour, line style); every pair once
     "linrec-elu1-token": (ORANGE, "--"), "linrec-elu1-none": (ORANGE, ":"), "linrec-elu1-seq": (ORANGE, "-."),
     "linrec-id-token": (GREY, "--"), "linrec-id-none": (GREY, ":"), "linrec-id-seq": (GREY, "-."),
 }
-MARKERS = "osD^vP*Xh<>"
+MARKERS = "osD^vPXh<>p"  # no star: a star marks a crossover in the scaling figures
 HATCHES = {"-": "", "--": "///", ":": "...", "-.": "xxx"}  # a bar's stand-in for its line style
 SPARE = sns.color_palette("colorblind", 10).as_hex()
 

@@ -265,5 +265,6 @@ def test_every_registered_attention_has_a_look_of_its_own():
     looks = {name: (attention_style(name)["color"], attention_style(name)["linestyle"]) for name in attention_names()}
     assert set(looks) <= set(STYLES), "a registered variant without its own line in reports/style.py STYLES"
     assert len(set(looks.values())) == len(looks)  # no two alike, however many share a figure
+    assert all(attention_style(name)["marker"] != "*" for name in attention_names())  # a star marks crossovers
     bars = {(attention_colour(name), attention_hatch(name)) for name in attention_names()}
     assert len(bars) == len(looks)  # bars too: the hatch stands in for the dash
