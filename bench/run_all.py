@@ -110,7 +110,7 @@ def stage_commands(stage: str, profile: str, root: Path, data_dir: str | None, d
     if stage == "data":
         spec = SCALES[profile]["data"]
         return [["bench", "data", *as_arguments({"dataset": spec["name"], **spec["options"]}), *data]]
-    if stage in ("accuracy", "sensitivity", "ablation"):  # a cell another stage trained already is copied
+    if stage in TRAINING:  # a cell another stage trained already is copied
         others = [str(root / s) for s in TRAINING if s != stage and (root / s / "rows.jsonl").is_file()]
         return [["bench", "train-grid", f"{profile}-{stage}", "--run-dir", str(root / stage), *data, *on,
                  *as_arguments({"reuse_from": others or None, **(executor or {})})]]

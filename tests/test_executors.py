@@ -152,15 +152,17 @@ def test_only_a_cell_finished_once_on_the_same_data_is_reused(smoke_run, tmp_pat
     rows = read_rows(smoke_run / "rows.jsonl")
     status = next(r for r in rows if r.get("metric") == "status" and r.get("bench") == "train")
     cell, digest = status["cell"], status["data_sha256"]
-    assert finished_rows(smoke_run, cell, digest) == [r for r in rows if r.get("cell") == cell]
-    assert finished_rows(smoke_run, cell, "0" * 64) == []  # the data changed since
-    assert finished_rows(smoke_run, "no-such-cell", digest) == []
+    assert finished_rows(smoke_run, digest)[cell] == [r for r in rows if r.get("cell") == cell]
+    assert len(finished_rows(smoke_run, digest)) == 5
+    assert finished_rows(smoke_run, "0" * 64) == {}  # the data changed since
+    assert finished_rows(tmp_path, digest) == {}  # no rows at all
     for changed, why in (({**status, "status": "diverged"}, "diverged"), (None, "committed twice")):
         other = tmp_path / why
         other.mkdir()
         mine = [changed if r is status else r for r in rows] if changed else rows + [status]
         (other / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in mine))
-        assert finished_rows(other, cell, digest) == [], why
+        assert cell not in finished_rows(other, digest), why
+        assert len(finished_rows(other, digest)) == 4  # the other cells stand
 
 
 def test_reusing_from_a_folder_without_rows_is_one_line(tmp_path, capsys):

@@ -20,16 +20,20 @@ from ..runs.claims import claimed
 from .log import finished_cells
 
 
-def finished_rows(source: Path, cell: str, digest: str) -> list[dict]:
-    """Usage: finished_rows(source_dir, cell, data.content_sha256()) -> the cell's training rows in ``source``
-    when it finished there once on this data, else []."""
+def finished_rows(source: Path, digest: str) -> dict[str, list[dict]]:
+    """Usage: finished_rows(source_dir, data.content_sha256()) -> {cell: its training rows} for the cells of
+    ``source`` that finished there once, on this data (the file is read once for every cell asked about)."""
     path = Path(source) / "rows.jsonl"
-    rows = [r for r in read_rows(path) if r.get("cell") == cell and r.get("bench") == "train"] \
-        if path.exists() else []
-    status = [r for r in rows if r.get("metric") == "status"]
-    if len(status) != 1 or status[0].get("status") != "finished" or status[0].get("data_sha256") != digest:
-        return []
-    return rows
+    by_cell: dict[str, list[dict]] = {}
+    for row in read_rows(path) if path.exists() else []:
+        if row.get("bench") == "train" and row.get("cell"):
+            by_cell.setdefault(row["cell"], []).append(row)
+    finished = {}
+    for cell, rows in by_cell.items():
+        status = [r for r in rows if r.get("metric") == "status"]
+        if len(status) == 1 and status[0].get("status") == "finished" and status[0].get("data_sha256") == digest:
+            finished[cell] = rows
+    return finished
 
 
 def copy_cell(run_dir: Path, source: Path, cell: str, rows: list[dict]) -> None:
@@ -50,14 +54,19 @@ def reuse_cells(run_dir: Path, cells: list[tuple], sources: list[Path]) -> dict[
     """Usage: see module docstring. ``cells``: load_grid's (dataset, config, data, cell id) of the cells to run."""
     reused, here = {}, Path(run_dir).resolve()
     sources = [Path(s) for s in sources if Path(s).resolve() != here]  # a folder never reuses its own cells
+    digests, found = {}, {}  # data -> its digest; (source, digest) -> its finished cells, each read once
     for _, _, data, cell in cells:
+        if id(data) not in digests:
+            digests[id(data)] = data.content_sha256()
         for source in sources:
-            rows = finished_rows(source, cell, data.content_sha256())
-            if not rows:
+            key = (source, digests[id(data)])
+            if key not in found:
+                found[key] = finished_rows(*key)
+            if cell not in found[key]:
                 continue
             with claimed(run_dir, cell) as holder:
                 if holder is None and cell not in finished_cells(run_dir):
-                    copy_cell(Path(run_dir), source, cell, rows)
+                    copy_cell(Path(run_dir), source, cell, found[key][cell])
                     reused[cell] = Path(source).name
             break
     return reused
