@@ -9,7 +9,7 @@ A training run says, per backbone and protocol, which attention ranked first on 
 several configurations (a sensitivity sweep), how often each attention ranked first. A profiling run says, per
 block (level, mode, causal, dtype, device), from which length each attention is faster than sdpa, and how peak
 memory per sequence grows with T. The last row of each lists the caveats: the scale of the run, provenance marks,
-cells that did not finish or measure, and timings taken under load.
+planned cells without a result yet, cells that did not finish or measure, and timings taken under load.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import pandas as pd
 
 from bench.load import OTHERS_LIMIT
 from bench.profile.analysis import crossovers, reliable_fit, scaling_exponents
+from bench.runs.status import describe
 
 from .accuracy import accuracy_summary, excluded_cells, finished_cell_ids, setting_columns
 from .efficiency import efficiency_blocks, number
@@ -38,7 +39,8 @@ def run_findings(run_dirs: list[Path], frame: pd.DataFrame, marks: dict, scale: 
         train, profile = (rows[rows["bench"] == bench] if "bench" in rows else rows.iloc[0:0]
                           for bench in ("train", "profile"))
         found = training_findings(train) + profile_findings(profile)
-        caveats = ([scale] if scale else []) + marks.get(run.name, []) + unfinished(train, profile) + loaded(rows)
+        caveats = ([scale] if scale else []) + marks.get(run.name, []) + not_run(run) + unfinished(train, profile)
+        caveats += loaded(rows)
         caveats += reused(train)
         found.append(("caveats", "; ".join(caveats) or "none recorded"))
         tables.append((run.name, pd.DataFrame(found, columns=COLUMNS)))
@@ -150,6 +152,22 @@ def unfinished(train: pd.DataFrame, profile: pd.DataFrame) -> list[str]:
             kinds = ", ".join(f"{status} {count}" for status, count in Counter(failed["status"]).most_common())
             notes.append(f"{len(failed)} profiled cells did not measure ({kinds})")
     return notes
+
+
+def not_run(run: Path) -> list[str]:
+    """Usage: not_run(run_dir) -> ["3 of 15 planned training cells have no result yet ..."]: the cells its plan
+    (a grid's plan.json, a sweep's resolved cell count) names that it has not finished, so a grid cut short or
+    still running does not read as complete."""
+    try:
+        state = describe(run)
+    except ValueError as err:  # a torn plan.json or config.json: say so, the rest of the report stands
+        return [f"its plan could not be read ({err})"]
+    missing = state["left"] + len(state["running"]) + (len(state["failed"]) if state["kind"] == "train" else 0)
+    if not missing:
+        return []
+    kind = {"train": "training", "profile": "profiling"}[state["kind"]]
+    return [f"{missing} of {state['planned']} planned {kind} cells have no result yet (not run, still running or "
+            f"failed)"]
 
 
 def reused(train: pd.DataFrame) -> list[str]:

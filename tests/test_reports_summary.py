@@ -2,12 +2,14 @@
 over configurations, crossovers against sdpa, memory exponents) and the caveats each run carries."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from scipy import stats
 
+from bench.results import write_rows
 from reports.summary import run_findings
 from tests.test_reports_accuracy import NDCG, train_rows
 from tests.test_reports_figures import model_level_rows, profile_rows
@@ -90,3 +92,22 @@ def test_cells_copied_from_another_run_are_said_and_never_a_setting():
     said = findings(rows)
     assert list(said)[0] == "best test NDCG@10, sasrec, full protocol, N=50"  # one configuration, not two
     assert said["caveats"] == "2 of 4 training cells copied from accuracy, where the same cell was trained"
+
+
+def test_planned_cells_without_a_result_are_a_caveat(tmp_path):
+    run = tmp_path / "fixture"
+    run.mkdir()
+    rows = train_rows({"dot": [0.05], "linrec": [0.06]})
+    write_rows(run / "rows.jsonl", rows.to_dict("records"))
+    cells = sorted(set(rows["cell"]))
+    (run / "plan.json").write_text(json.dumps({"grid": "g", "cells": cells + ["dot-N200-s0", "linrec-N200-s0"]}))
+    table = run_findings([run], rows.assign(run_id="fixture"), {})[0][1]
+    said = dict(zip(table["finding"], table["what the numbers say"]))
+    assert said["caveats"] == ("2 of 4 planned training cells have no result yet (not run, still running or "
+                               "failed)")
+    (run / "plan.json").write_text(json.dumps({"grid": "g", "cells": cells}))
+    table = run_findings([run], rows.assign(run_id="fixture"), {})[0][1]
+    assert table["what the numbers say"].iloc[-1] == "none recorded"
+    (run / "plan.json").write_text('{"grid": "g", "cel')
+    table = run_findings([run], rows.assign(run_id="fixture"), {})[0][1]
+    assert table["what the numbers say"].iloc[-1].startswith("its plan could not be read (")

@@ -62,13 +62,13 @@ def describe(run_dir: Path) -> dict:
         planned = int((config.get("resolved") or {}).get("cells", len(done)))
         return {"kind": "profile", "planned": planned, "finished": len(done) - len(failed), "running": {},
                 "failed": failed, "left": max(planned - len(done), 0), "seconds_left": None}
-    train = [r for r in rows if r.get("bench") == "train"]
+    train = [r for r in rows if r.get("bench") == "train" and r.get("cell")]  # a row without its cell names none
     finished = {r["cell"] for r in train if r.get("metric") == "status"}
     plan = read_json(run_dir / "plan.json") if (run_dir / "plan.json").exists() else {}
     planned = list(plan.get("cells") or sorted({r["cell"] for r in train}))
     running = {cell: claim for cell, claim in live_claims(run_dir).items() if cell not in finished}
-    failed = {r["cell"]: r.get("message", "") for r in rows
-              if r.get("bench") == "train_failure" and r["cell"] not in finished and r["cell"] not in running}
+    failed = {r["cell"]: r.get("message", "") for r in rows if r.get("bench") == "train_failure" and r.get("cell")
+              and r["cell"] not in finished and r["cell"] not in running}
     left = [c for c in planned if c not in finished and c not in running and c not in failed]
     durations = cell_seconds(train)
     pace = statistics.median(durations) if durations else None
