@@ -78,6 +78,7 @@ def test_train_grid_resumes(inter_file, tmp_path, monkeypatch, capsys):
     assert main(["train-grid", "reference-ml100k", "--run-dir", str(run_dir), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "3 cells, 2 finished, 1 to run" in out
+    assert "[1/1, about " in out  # the time left comes from the cells the first run finished
     statuses = [r for r in read_rows(run_dir / "rows.jsonl") if r["metric"] == "status"]
     assert sorted(r["attention"] for r in statuses) == ["dot", "linrec", "linrec_official"]
 

@@ -4,7 +4,8 @@ failed (why), left, and the time left estimated from the finished cells' duratio
 Usage:
     python -m bench status results/run-all-quick          # a folder of stages: each stage folder in turn
     python -m bench status results/smoke results/profile-1
-    describe(run_dir) -> {"kind", "planned", "finished", "running", "failed", "left", "seconds_left"}
+    describe(run_dir) -> {"kind", "planned", "finished", "running", "failed", "left", "seconds_left",
+                          "seconds_per_cell"}
 
 Training folders: plan.json (written by train-grid) names the cells; a finished cell has a status row, a running one
 a live claim (cells/<cell>.claim), a failed one a ``train_failure`` row newer than its last attempt; the rest are
@@ -61,7 +62,7 @@ def describe(run_dir: Path) -> dict:
         failed = {r["cell"]: r.get("message", "") for r in rows if r.get("cell") in done and r.get("status") == "error"}
         planned = int((config.get("resolved") or {}).get("cells", len(done)))
         return {"kind": "profile", "planned": planned, "finished": len(done) - len(failed), "running": {},
-                "failed": failed, "left": max(planned - len(done), 0), "seconds_left": None}
+                "failed": failed, "left": max(planned - len(done), 0), "seconds_left": None, "seconds_per_cell": None}
     train = [r for r in rows if r.get("bench") == "train" and r.get("cell")]  # a row without its cell names none
     finished = {r["cell"] for r in train if r.get("metric") == "status"}
     plan = read_json(run_dir / "plan.json") if (run_dir / "plan.json").exists() else {}
@@ -75,7 +76,7 @@ def describe(run_dir: Path) -> dict:
     seconds_left = None if pace is None else pace * (len(left) + len(running)) / max(len(running), 1)
     return {"kind": "train", "grid": plan.get("grid"), "planned": len(planned), "finished": len(finished & set(planned))
             if plan else len(finished), "running": running, "failed": failed, "left": len(left),
-            "seconds_left": seconds_left}
+            "seconds_left": seconds_left, "seconds_per_cell": pace}
 
 
 def report_lines(run_dir: Path, state: dict) -> list[str]:

@@ -25,6 +25,7 @@ from ..cli import add_device_argument, positive_int
 from ..environment import environment, select_device
 from ..processes import die_with_parent, start_module
 from ..results import write_json
+from ..runs.status import describe
 from .cells import load_grid, record_failure, train_one
 from .cli import claim_run_dir, run_cell
 from .grids import GRIDS
@@ -99,15 +100,16 @@ def run_train_grid(args) -> int:
 
 def run_serially(args, run_dir: Path, todo: list[tuple], grid: list[tuple] | None = None) -> int:
     """Every cell in this process, one after another, each announced with its place, what it varies within the
-    grid and the stage's time left (from the cells finished so far); returns how many failed."""
+    grid and the stage's time left (the median time of the cells finished so far, in this folder by any session
+    or worker); returns how many failed."""
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    failed, env, started = 0, environment(), time.monotonic()  # env taken once: the code this process started with
+    failed, env = 0, environment()  # env taken once: the code this process started with
     for k, (dataset, config, data, cell) in enumerate(todo, start=1):
-        spent = time.monotonic() - started
-        eta = f", about {spent / (k - 1) * (len(todo) - k + 1) / 60:.1f} min left" if k > 1 else ""
+        pace = describe(run_dir)["seconds_per_cell"]  # median whole-cell time so far, earlier sessions included
+        eta = f", about {pace * (len(todo) - k + 1) / 60:.1f} min left" if pace else ""
         varies = what_varies(config, [c[1] for c in grid or todo])
         where = f"[{k}/{len(todo)}{eta}]" + (f" {varies}" if varies else "")
         try:
