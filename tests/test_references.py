@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.results import load_runs
-from reports.provenance import run_commits
+from reports.provenance import read_optional, run_commits
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = sorted(path for path in (ROOT / "results").glob("reference-*") if path.is_dir())
@@ -18,7 +18,7 @@ REFERENCES = sorted(path for path in (ROOT / "results").glob("reference-*") if p
 def reference_problems(run: Path) -> list[str]:
     """Usage: reference_problems(run_dir) -> what keeps its numbers from naming one clean commit (empty: none)."""
     commits, unrecorded = run_commits(run, load_runs(run))
-    env = json.loads((run / "env.json").read_text()) if (run / "env.json").exists() else {}
+    env = read_optional(run / "env.json")
     if not commits:
         return ["no recorded commit"]
     problems = [f"dirty {commit}" for commit in commits if commit.endswith("-dirty")]
