@@ -77,7 +77,7 @@ def test_pop_scores_training_counts():
 
 @pytest.mark.parametrize("make_bad, message", [
     pytest.param(lambda: build_model("gru4rec", num_items=5), "unknown model 'gru4rec'", id="unknown-model"),
-    pytest.param(lambda: SASRec(5, "nope", 8), "unknown attention", id="unknown-attention"),
+    pytest.param(lambda: SASRec(5, "nope", 8), "unknown mixer .nope.; valid names: dot", id="unknown-attention"),
     pytest.param(lambda: SASRec(5, "linrec", 8, causal=True), "cannot run causally", id="causal-unsupported"),
     pytest.param(lambda: SASRec(5, "dot", 8, hidden=10, heads=3), "not divisible", id="heads"),
     pytest.param(lambda: BERT4Rec(5, "dot", 8, mask_ratio=1.0), "mask_ratio", id="mask-ratio"),

@@ -1,4 +1,4 @@
-"""BERT4Rec (Sun et al., 2019) as in RecBole, with any registered attention, run bidirectionally.
+"""BERT4Rec (Sun et al., 2019) as in RecBole, with any bidirectional token mixer (every attention), run so.
 
 Usage:
     model = BERT4Rec(num_items=1349, attention="linrec", max_len=50)
@@ -14,16 +14,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.attention import get_spec
+from models.mixers import check_causal, get_mixer_spec
 
-from .blocks import SequenceEmbedding, SequenceModel, TransformerEncoder, init_weights
+from .blocks import SequenceEmbedding, SequenceModel, TransformerEncoder, block_frame, init_weights, resolve_mixer
 
 
 class BERT4Rec(SequenceModel):
-    def __init__(self, num_items: int, attention: str, max_len: int, hidden: int = 64, heads: int = 2,
-                 inner: int = 256, layers: int = 2, dropout: float = 0.2, activation: str = "gelu",
-                 mask_ratio: float = 0.2, seed: int = 0):
+    def __init__(self, num_items: int, attention: str | None = None, max_len: int = 50, hidden: int = 64,
+                 heads: int = 2, inner: int = 256, layers: int = 2, dropout: float = 0.2, activation: str = "gelu",
+                 mask_ratio: float = 0.2, seed: int = 0, mixer: str | None = None, mixer_options: dict | None = None,
+                 block: str = "controlled"):
         super().__init__()
+        self.mixer = resolve_mixer(attention, mixer)
+        check_causal(get_mixer_spec(self.mixer), False, "BERT4Rec")
+        published, residual = block_frame(self.mixer, block, layers)
         if not 0 < mask_ratio < 1:
             raise ValueError(f"mask_ratio must lie strictly between 0 and 1, got {mask_ratio}")
         if max_len < 2:
@@ -32,9 +36,10 @@ class BERT4Rec(SequenceModel):
         self.history_len = max_len - 1
         self.mask_token, self.mask_ratio = num_items + 1, mask_ratio
         self.causal = False
-        self.mask_respected = not get_spec(attention).ignores_masks
-        self.embedding = SequenceEmbedding(num_items + 2, hidden, max_len, dropout)
-        self.encoder = TransformerEncoder(attention, hidden, heads, inner, layers, dropout, max_len, activation, seed)
+        self.mask_respected = not get_mixer_spec(self.mixer).ignores_masks
+        self.embedding = SequenceEmbedding(num_items + 2, hidden, max_len, dropout, published)
+        self.encoder = TransformerEncoder(self.mixer, hidden, heads, inner, layers, dropout, max_len, activation,
+                                          seed, mixer_options, residual)
         self.output = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.LayerNorm(hidden, eps=1e-12))
         self.output_bias = nn.Parameter(torch.zeros(num_items))
         self.apply(init_weights)

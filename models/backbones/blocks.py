@@ -1,8 +1,13 @@
-"""Transformer blocks shared by SASRec and BERT4Rec, with the attention taken by registry name.
+"""Transformer blocks shared by SASRec and BERT4Rec, with the token mixer taken by registry name.
 
 Usage:
     encoder = TransformerEncoder("linrec", hidden=64, heads=2, inner=256, layers=2, dropout=0.2, max_len=50)
+    encoder = TransformerEncoder("mamba", hidden=64, ..., mixer_options={"d_state": 32})
     h = encoder(x, causal=True, key_padding_mask=item_seq == 0)   # x, h: (B, T, hidden)
+
+An attention runs inside ``MultiHeadAttention`` (query/key/value projections, dense); any other mixer
+(models/mixers) owns its projections and runs inside ``MixerBlock``; both blocks then apply the same dropout,
+residual and LayerNorm, and the same feed-forward follows, so only the token mixer changes between cells.
 
 The blocks follow RecBole's ``layers.py`` (which the official LinRec code replaces in place): post-LN residual
 blocks ``LayerNorm(x + Dropout(Dense(Attention(x))))`` then ``LayerNorm(h + Dropout(W2 act(W1 h)))``. One
@@ -14,9 +19,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.attention import get_attention, get_spec
+from models.attention import get_attention
+from models.mixers import MixerInputError, build_mixer, get_mixer_spec, mixer_names
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
+BLOCKS = ("controlled", "published")  # the SASRec frame for every mixer, or the mixer's paper's own block
 
 
 class Dropout(nn.Dropout):
@@ -40,13 +47,14 @@ class MultiHeadAttention(nn.Module):
     dense, dropout, residual and LayerNorm."""
 
     def __init__(self, attention: str, hidden: int, heads: int, dropout: float, max_len: int, seed: int = 0,
-                 layer_norm_eps: float = 1e-12):
+                 layer_norm_eps: float = 1e-12, options: dict | None = None):
         super().__init__()
         if hidden % heads:
             raise ValueError(f"hidden size {hidden} is not divisible by the number of heads {heads}")
         self.heads, self.head_dim = heads, hidden // heads
         self.query, self.key, self.value = (nn.Linear(hidden, hidden) for _ in range(3))
-        self.attention = get_attention(attention, head_dim=self.head_dim, max_len=max_len, seed=seed)
+        self.attention = get_attention(attention, head_dim=self.head_dim, max_len=max_len, seed=seed,
+                                       **(options or {}))
         self.dense = nn.Linear(hidden, hidden)
         self.dropout = Dropout(dropout)
         self.norm = nn.LayerNorm(hidden, eps=layer_norm_eps)
@@ -82,41 +90,86 @@ class FeedForward(nn.Module):
         return self.norm(h + self.net(h))
 
 
-class TransformerEncoder(nn.Module):
-    """Usage: see the module docstring. ``layers`` post-LN blocks; each layer gets its own attention instance."""
+class MixerBlock(nn.Module):
+    """Usage: MixerBlock("mamba", hidden=64, heads=2, dropout=0.2, max_len=50)(x, causal=True,
+    key_padding_mask=m) -> LayerNorm(x + Dropout(Mixer(x))), the frame MultiHeadAttention gives an attention.
+    ``residual=False`` drops the residual (Mamba4Rec's one-layer block)."""
 
-    def __init__(self, attention: str, hidden: int, heads: int, inner: int, layers: int, dropout: float,
-                 max_len: int, activation: str = "gelu", seed: int = 0):
+    def __init__(self, mixer: str, hidden: int, heads: int, dropout: float, max_len: int, seed: int = 0,
+                 options: dict | None = None, residual: bool = True, layer_norm_eps: float = 1e-12):
         super().__init__()
-        self.spec = get_spec(attention)
-        self.attentions = nn.ModuleList(
-            MultiHeadAttention(attention, hidden, heads, dropout, max_len, seed=seed + i) for i in range(layers))
-        self.feed_forwards = nn.ModuleList(FeedForward(hidden, inner, dropout, activation) for _ in range(layers))
+        self.mixer = build_mixer(mixer, hidden=hidden, heads=heads, max_len=max_len, seed=seed, **(options or {}))
+        self.residual = residual
+        self.dropout = Dropout(dropout)
+        self.norm = nn.LayerNorm(hidden, eps=layer_norm_eps)
 
     def forward(self, x: torch.Tensor, *, causal: bool, key_padding_mask: torch.Tensor | None) -> torch.Tensor:
-        for attention, feed_forward in zip(self.attentions, self.feed_forwards):
-            x = feed_forward(attention(x, causal=causal, key_padding_mask=key_padding_mask))
+        mixed = self.dropout(self.mixer(x, causal=causal, key_padding_mask=key_padding_mask))
+        return self.norm(x + mixed if self.residual else mixed)
+
+    def implicit_matrix(self, x: torch.Tensor, *, causal: bool, key_padding_mask=None) -> torch.Tensor:
+        """Usage: block.implicit_matrix(x, causal=True) -> (B, H, T, T), for mixers that have one."""
+        if not self.mixer.spec.matrix:
+            raise MixerInputError(f"mixer {self.mixer.spec.name!r} has no (T x T) matrix to draw: it is a "
+                                  f"{self.mixer.spec.family}; heatmaps need an attention or a mixer with one")
+        return self.mixer.matrix(x, causal=causal, key_padding_mask=key_padding_mask)
+
+
+def token_mixer_block(mixer: str, hidden: int, heads: int, dropout: float, max_len: int, seed: int,
+                      options: dict | None = None, residual: bool = True) -> nn.Module:
+    """Usage: token_mixer_block("linrec", 64, 2, 0.2, 50, seed=0) -> MultiHeadAttention for an attention (options
+    go to the attention), MixerBlock for any other mixer."""
+    if get_mixer_spec(mixer).attention is None:
+        return MixerBlock(mixer, hidden, heads, dropout, max_len, seed, options, residual)
+    if not residual:
+        raise MixerInputError(f"attention {mixer!r} always runs with its residual (MultiHeadAttention)")
+    return MultiHeadAttention(mixer, hidden, heads, dropout, max_len, seed=seed, options=options)
+
+
+class TransformerEncoder(nn.Module):
+    """Usage: see the module docstring. ``layers`` post-LN blocks; each layer gets its own mixer instance. The
+    ModuleList keeps the name ``attentions`` (also ``mixers``) so state dicts keep their keys."""
+
+    def __init__(self, mixer: str, hidden: int, heads: int, inner: int, layers: int, dropout: float,
+                 max_len: int, activation: str = "gelu", seed: int = 0, mixer_options: dict | None = None,
+                 residual: bool = True):
+        super().__init__()
+        self.spec = get_mixer_spec(mixer)
+        self.attentions = nn.ModuleList(
+            token_mixer_block(mixer, hidden, heads, dropout, max_len, seed + i, mixer_options, residual)
+            for i in range(layers))
+        self.feed_forwards = nn.ModuleList(FeedForward(hidden, inner, dropout, activation) for _ in range(layers))
+
+    @property
+    def mixers(self) -> nn.ModuleList:
+        return self.attentions
+
+    def forward(self, x: torch.Tensor, *, causal: bool, key_padding_mask: torch.Tensor | None) -> torch.Tensor:
+        for mixer, feed_forward in zip(self.attentions, self.feed_forwards):
+            x = feed_forward(mixer(x, causal=causal, key_padding_mask=key_padding_mask))
         return x
 
     @torch.no_grad()
     def implicit_matrices(self, x: torch.Tensor, *, causal: bool, key_padding_mask=None) -> list[torch.Tensor]:
         """Usage: encoder.implicit_matrices(x, causal=True) -> one (B, H, T, T) matrix per layer."""
         matrices = []
-        for attention, feed_forward in zip(self.attentions, self.feed_forwards):
-            matrices.append(attention.implicit_matrix(x, causal=causal, key_padding_mask=key_padding_mask))
-            x = feed_forward(attention(x, causal=causal, key_padding_mask=key_padding_mask))
+        for mixer, feed_forward in zip(self.attentions, self.feed_forwards):
+            matrices.append(mixer.implicit_matrix(x, causal=causal, key_padding_mask=key_padding_mask))
+            x = feed_forward(mixer(x, causal=causal, key_padding_mask=key_padding_mask))
         return matrices
 
 
 class SequenceEmbedding(nn.Module):
     """Usage: SequenceEmbedding(num_rows, hidden, max_len, dropout)(item_seq) -> (B, T, hidden):
-    item embedding (row 0 = padding) plus learned positions counted from the window's first slot, LN, dropout."""
+    item embedding (row 0 = padding) plus learned positions counted from the window's first slot, LN, dropout.
+    ``published=True``: Mamba4Rec's and LRURec's embedding: no positions (the recurrence orders the items), and
+    dropout before the LayerNorm."""
 
-    def __init__(self, num_rows: int, hidden: int, max_len: int, dropout: float):
+    def __init__(self, num_rows: int, hidden: int, max_len: int, dropout: float, published: bool = False):
         super().__init__()
-        self.max_len = max_len
+        self.max_len, self.published = max_len, published
         self.items = nn.Embedding(num_rows, hidden, padding_idx=0)
-        self.positions = nn.Embedding(max_len, hidden)
+        self.positions = None if published else nn.Embedding(max_len, hidden)
         self.norm = nn.LayerNorm(hidden, eps=1e-12)
         self.dropout = Dropout(dropout)
 
@@ -124,9 +177,39 @@ class SequenceEmbedding(nn.Module):
         T = item_seq.shape[1]
         if T > self.max_len:
             raise ValueError(f"input window of {T} items is longer than the model's max_len {self.max_len}")
+        if self.published:
+            return self.norm(self.dropout(self.items(item_seq)))  # (B, T, hidden)
         positions = torch.arange(T, device=item_seq.device)
         x = self.items(item_seq) + self.positions(positions)[None]  # (B, T, hidden)
         return self.dropout(self.norm(x))
+
+
+def resolve_mixer(attention: str | None, mixer: str | None) -> str:
+    """Usage: resolve_mixer(None, "mamba") -> "mamba": the token mixer, given as ``mixer`` or as ``attention`` (the
+    older name, for attentions); both given and different, neither, or unknown: one line."""
+    if mixer is not None and attention is not None and mixer != attention:
+        raise MixerInputError(f"give the token mixer once: attention={attention!r} and mixer={mixer!r} differ")
+    name = mixer if mixer is not None else attention
+    if name is None:
+        raise MixerInputError("no token mixer given: pass mixer=NAME (or attention=NAME); see python -m bench list")
+    get_mixer_spec(name)  # an unknown name: one line with the valid ones
+    return name
+
+
+def block_frame(mixer: str, block: str, layers: int) -> tuple[bool, bool]:
+    """Usage: block_frame("mamba", "published", layers=1) -> (published embedding, residual) = (True, False).
+    "published" is the block of the mixer's paper (Mamba4Rec for mamba, LRURec for lru): embedding without
+    positions, dropout before its LayerNorm, and Mamba4Rec's single layer without a residual; same feed-forward."""
+    if block not in BLOCKS:
+        raise MixerInputError(f"unknown block {block!r}; valid: {', '.join(BLOCKS)}")
+    if block == "controlled":
+        return False, True
+    paper = get_mixer_spec(mixer).paper_block
+    if paper is None:
+        with_paper = [n for n in mixer_names() if get_mixer_spec(n).paper_block]
+        raise MixerInputError(f"block 'published' is a paper's own block; mixer {mixer!r} has none (those with one: "
+                              f"{', '.join(with_paper) or 'none'}); use block='controlled'")
+    return True, not (paper == "Mamba4Rec" and layers == 1)
 
 
 class SequenceModel(nn.Module):

@@ -1,7 +1,8 @@
-"""SASRec (Kang & McAuley, 2018) as in RecBole and the official LinRec code, with any registered attention.
+"""SASRec (Kang & McAuley, 2018) as in RecBole and the official LinRec code, with any registered token mixer.
 
 Usage:
     model = SASRec(num_items=1349, attention="linrec", max_len=50)
+    model = SASRec(num_items=1349, mixer="mamba", max_len=50, mixer_options={"d_state": 32}, block="published")
     scores = model.predict(item_seq, lengths)          # item_seq: (B, T) right-padded with 0 -> (B, num_items)
     h = model.encode(item_seq)                         # (B, T, hidden), for the training objectives
     logits = model.item_scores(h[:, -1])               # (B, num_items): scores of items 1..num_items
@@ -19,32 +20,35 @@ from __future__ import annotations
 
 import torch
 
-from models.attention import get_spec
+from models.mixers import check_causal, get_mixer_spec
 
-from .blocks import SequenceEmbedding, SequenceModel, TransformerEncoder, init_weights
+from .blocks import SequenceEmbedding, SequenceModel, TransformerEncoder, block_frame, init_weights, resolve_mixer
 
 
-def resolve_causal(attention: str, causal) -> bool:
-    """Usage: resolve_causal("linrec", "auto") -> False. True/False are checked against what the variant supports."""
-    spec = get_spec(attention)
+def resolve_causal(mixer: str, causal) -> bool:
+    """Usage: resolve_causal("linrec", "auto") -> False. True/False are checked against what the mixer supports."""
+    spec = get_mixer_spec(mixer)
     if causal == "auto":
         return spec.causal
-    if causal and not spec.causal:
-        raise ValueError(f"attention {attention!r} cannot run causally; use causal='auto' or a causal variant")
+    check_causal(spec, bool(causal), "SASRec with causal=False")
     return bool(causal)
 
 
 class SASRec(SequenceModel):
-    def __init__(self, num_items: int, attention: str, max_len: int, hidden: int = 64, heads: int = 2,
-                 inner: int = 256, layers: int = 2, dropout: float = 0.2, activation: str = "gelu",
-                 causal="auto", seed: int = 0):
+    def __init__(self, num_items: int, attention: str | None = None, max_len: int = 50, hidden: int = 64,
+                 heads: int = 2, inner: int = 256, layers: int = 2, dropout: float = 0.2, activation: str = "gelu",
+                 causal="auto", seed: int = 0, mixer: str | None = None, mixer_options: dict | None = None,
+                 block: str = "controlled"):
         super().__init__()
+        self.mixer = resolve_mixer(attention, mixer)
+        published, residual = block_frame(self.mixer, block, layers)
         self.num_items, self.max_len = num_items, max_len
         self.history_len = max_len  # how many past items one input window holds
-        self.causal = resolve_causal(attention, causal)
-        self.mask_respected = not get_spec(attention).ignores_masks
-        self.embedding = SequenceEmbedding(num_items + 1, hidden, max_len, dropout)
-        self.encoder = TransformerEncoder(attention, hidden, heads, inner, layers, dropout, max_len, activation, seed)
+        self.causal = resolve_causal(self.mixer, causal)
+        self.mask_respected = not get_mixer_spec(self.mixer).ignores_masks
+        self.embedding = SequenceEmbedding(num_items + 1, hidden, max_len, dropout, published)
+        self.encoder = TransformerEncoder(self.mixer, hidden, heads, inner, layers, dropout, max_len, activation,
+                                          seed, mixer_options, residual)
         self.apply(init_weights)
 
     def item_scores(self, h: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
