@@ -69,8 +69,20 @@ def add_device_argument(cmd, default: str = "auto") -> None:
                           "(default: %(default)s)")
 
 
+def add_mixer_argument(cmd, default: str | None = None) -> None:
+    """Usage: add_mixer_argument(cmd, default="dot"): ``--mixer NAME`` or its older spelling ``--attention NAME``
+    (not both), into ``args.attention``; None when neither is given (the caller applies ``default``, so that
+    argparse can tell "not given" from "given the default")."""
+    group = cmd.add_mutually_exclusive_group()
+    group.add_argument("--mixer", dest="attention", metavar="NAME",
+                       help="token mixer: any attention, or mamba, lru, gla, retnet, hstu, gru (python -m bench "
+                            f"list shows them all){f' (default: {default})' if default else ''}")
+    group.add_argument("--attention", dest="attention", metavar="NAME",
+                       help="the same as --mixer (every attention is a mixer)")
+
+
 def add_list_command(commands) -> None:
-    cmd = commands.add_parser("list", help="list every attention variant with its capabilities")
+    cmd = commands.add_parser("list", help="list every attention variant and token mixer with its capabilities")
     cmd.add_argument("--device", default="cpu", help="device to report availability for (default: cpu)")
     cmd.add_argument("--brief", action="store_true", help="one line: how many variants, which cannot run here and why")
     cmd.set_defaults(run=run_list)
@@ -103,8 +115,41 @@ def run_list(args) -> int:
     if args.brief:
         print(brief_listing(table, args.device))
         return 0
+    mixers = pd.DataFrame(mixer_rows(args.device)).set_index("mixer")
     with pd.option_context("display.width", 200, "display.max_colwidth", 110, "display.max_rows", None):
         print(table[["causal", "padding", "exact", "ignores_masks", "devices", "options"]].to_string())
         print()
         print(table[[c for c in table.columns if c.startswith("available_on")] + ["description"]].to_string())
+        print()
+        print(f"token mixers (every attention is one, inside its query/key/value projections); parameters of one "
+              f"layer at d={LIST_HIDDEN}, {LIST_HEADS} heads, N={LIST_MAX_LEN}:")
+        print(mixers.drop(columns="description").to_string())
+        print()
+        print(mixers.loc[mixers["family"] != "attention", ["description"]].to_string())
     return 0
+
+
+LIST_HIDDEN, LIST_HEADS, LIST_MAX_LEN = 64, 2, 50  # the reference cells' size, for the parameter counts
+
+
+def mixer_rows(device: str) -> list[dict]:
+    """Usage: pandas.DataFrame(mixer_rows("cpu")) -> one row per token mixer: family, direction, state, matrix,
+    trainable parameters of one layer (the block's projections included, the LayerNorm not), paths, availability."""
+    from models.backbones.blocks import MixerBlock, token_mixer_block
+    from models.mixers import get_mixer_spec, mixer_names, mixer_unavailable_reason
+
+    rows = []
+    for name in mixer_names():
+        spec = get_mixer_spec(name)
+        reason = mixer_unavailable_reason(name, device)
+        block = token_mixer_block(name, LIST_HIDDEN, LIST_HEADS, 0.0, LIST_MAX_LEN, seed=0)
+        counted = block.mixer if isinstance(block, MixerBlock) else block
+        params = sum(p.numel() for n, p in counted.named_parameters() if p.requires_grad and not n.startswith("norm."))
+        rows.append({"mixer": name, "family": spec.family,
+                     "direction": "both" if spec.causal and spec.bidirectional else
+                     ("causal only" if spec.causal else "bidirectional only"),
+                     "state_per_layer": spec.state, "matrix": "yes" if spec.matrix else "no", "parameters": params,
+                     "paths": ", ".join(spec.paths) or "-", "block": spec.paper_block or "-",
+                     "available": "yes" if reason is None else "no (see above)" if spec.attention else f"no: {reason}",
+                     "description": spec.description})
+    return rows

@@ -38,9 +38,29 @@ def test_train_writes_rows_and_skips_a_finished_cell(inter_file, tmp_path, capsy
     assert len(read_rows(run_dir / "rows.jsonl")) == len(rows)
 
 
+def test_a_mixer_trains_by_name_and_records_its_path(inter_file, tmp_path):
+    run_dir = tmp_path / "run"
+    assert main(train_args(inter_file, run_dir, "--mixer", "gru", "--mixer-option", "path=naive")) == 0
+    rows = read_rows(run_dir / "rows.jsonl")
+    assert {r["attention"] for r in rows} == {"gru"} and {r["mixer_options"] for r in rows} == {"path=naive"}
+    assert "-sasrec-gru-" in rows[0]["cell"]
+    assert {r.get("kernel") for r in rows if "kernel" in r} <= {"naive"}
+
+
+def test_mixer_and_attention_are_one_option(inter_file, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(train_args(inter_file, tmp_path / "run", "--mixer", "gru", "--attention", "dot"))
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("extra, message", [
     pytest.param(["--attention", "linrec", "--objective", "all"], "is not causal", id="all-noncausal"),
-    pytest.param(["--attention", "nope"], "unknown attention 'nope'", id="unknown-attention"),
+    pytest.param(["--attention", "nope"], "unknown mixer 'nope'; valid names: dot", id="unknown-attention"),
+    pytest.param(["--mixer", "nope"], "unknown mixer 'nope'; valid names: dot", id="unknown-mixer"),
+    pytest.param(["--model", "bert4rec", "--mixer", "gru"], "is causal only", id="bert4rec-causal-only-mixer"),
+    pytest.param(["--mixer", "gru", "--mixer-option", "nope=1"], "has no option nope", id="unknown-mixer-option"),
+    pytest.param(["--mixer", "gru", "--mixer-option", "path"], "is not key=value", id="mixer-option-not-pair"),
+    pytest.param(["--mixer", "gru", "--block", "published"], "has none", id="no-published-block"),
     pytest.param(["--model", "bert4rec", "--objective", "last"], "trains with objective cloze", id="bert4rec-last"),
     pytest.param(["--heads", "3"], "not divisible", id="heads"),
 ])

@@ -6,7 +6,9 @@ Usage:
     cells[0].cell_id() -> "attention-dot-fwdbwd-T64-B128-float32-cpu-3f2a9c1e"
 
 A cell is one measured configuration. At ``level="attention"`` it is one attention call on (B, T, H, D) inputs;
-at ``level="model"`` it is one SASRec or BERT4Rec step (training or inference) with hidden size d = H * D.
+at ``level="mixer"`` one token-mixer block on (B, T, d) hidden states, d = H * D (an attention with its query, key,
+value and output projections, any other mixer with its own; dropout, residual and LayerNorm alike); at
+``level="model"`` it is one SASRec or BERT4Rec step (training or inference) with hidden size d = H * D.
 The batch is either fixed (``batch``) or a token budget (``tokens``: B = tokens // T, so every length does the
 same token work). Every check that can fail (unknown variant, bad length, a budget below one sequence, a dtype
 the device lacks) runs in ``check_grid`` before the first measurement.
@@ -21,10 +23,11 @@ import torch
 
 from models.attention import get_spec
 from models.backbones.sasrec import resolve_causal
+from models.mixers import get_mixer_spec
 
 from ..environment import check_device
 
-LEVELS = ("attention", "model")
+LEVELS = ("attention", "mixer", "model")
 MODES = ("fwd", "fwdbwd", "infer")
 CAUSAL_CHOICES = ("auto", "off", "on", "both")
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
@@ -52,6 +55,7 @@ class ProfileCell:
     layers: int | None = None
     items: int | None = None
     seed: int = 0
+    options: str = ""  # the mixer's options, "key=value,..." (bench.train.config.mixer_options_text); "" for none
 
     @property
     def d(self) -> int:
@@ -59,8 +63,9 @@ class ProfileCell:
 
     def cell_id(self) -> str:
         """Usage: cell.cell_id() -> a readable prefix plus a hash of every field, stable across runs."""
-        digest = hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
-        what = self.variant if self.level == "attention" else f"{self.model}-{self.variant}"
+        fields = {k: v for k, v in asdict(self).items() if k != "options" or v}  # no options: the ids cells had
+        digest = hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
+        what = self.variant if self.level != "model" else f"{self.model}-{self.variant}"
         causal = "-causal" if self.causal else ""
         return f"{self.level}-{what}-{self.mode}{causal}-T{self.T}-B{self.B}-{self.dtype}-{self.device}-{digest}"
 
@@ -68,7 +73,8 @@ class ProfileCell:
         """Usage: cell.label() -> "linrec fwdbwd T=512 B=16": what a progress bar shows."""
         causal = " causal" if self.causal else ""
         model = f"{self.model}/" if self.model else ""
-        return f"{model}{self.variant} {self.mode}{causal} T={self.T} B={self.B} {self.dtype}"
+        options = f" ({self.options})" if self.options else ""
+        return f"{model}{self.variant}{options} {self.mode}{causal} T={self.T} B={self.B} {self.dtype}"
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -97,6 +103,7 @@ class GridSpec:
     layers: int = 2
     items: int = 3416
     seed: int = 0
+    options: str = ""  # the variant's options, "key=value,..." (every variant of the sweep gets them)
 
 
 def canonical_dtype(name: str) -> str:
@@ -144,8 +151,8 @@ def check_grid(spec: GridSpec) -> None:
         raise ValueError(f"unknown model {spec.model!r}; valid: {', '.join(MODELS)}")
     if not spec.variants or not spec.lengths:
         raise ValueError("give at least one variant and one length")
-    for name in spec.variants:
-        get_spec(name)  # an unknown name raises, listing the valid ones
+    for name in spec.variants:  # an unknown name raises, listing the valid ones
+        get_spec(name) if spec.level == "attention" else get_mixer_spec(name)
     for T in spec.lengths:
         if isinstance(T, bool) or not isinstance(T, int) or T < 1:
             raise ValueError(f"sequence lengths must be positive integers, got {T!r}")
@@ -163,12 +170,13 @@ def check_grid(spec: GridSpec) -> None:
 
 
 def causal_settings(spec: GridSpec, variant: str) -> tuple[bool, ...]:
-    """Usage: causal_settings(spec, "dot") -> (False,) or (False, True). "auto" is non-causal for a bare attention
-    and, at model level, the model's own choice (SASRec causal where the variant can be; BERT4Rec never)."""
+    """Usage: causal_settings(spec, "dot") -> (False,) or (False, True). "auto" is non-causal for a bare attention,
+    causal where the mixer can be at mixer level, and at model level the model's own choice (SASRec causal where
+    the variant can be; BERT4Rec never)."""
     if spec.causal == "auto":
         if spec.level == "attention":
             return (False,)
-        return (resolve_causal(variant, "auto"),) if spec.model == "sasrec" else (False,)
+        return (resolve_causal(variant, "auto"),) if spec.level == "mixer" or spec.model == "sasrec" else (False,)
     return {"off": (False,), "on": (True,), "both": (False, True)}[spec.causal]
 
 
@@ -188,5 +196,5 @@ def make_grid(spec: GridSpec) -> list[ProfileCell]:
                             spec.level, variant, mode, causal, T, batch_for(T, spec.batch, spec.tokens), spec.heads,
                             spec.head_dim, dtype, spec.device, policy, spec.tokens if policy == "tokens" else None,
                             spec.model if model_level else None, spec.layers if model_level else None,
-                            spec.items if model_level else None, spec.seed))
+                            spec.items if model_level else None, spec.seed, spec.options))
     return cells

@@ -5,6 +5,7 @@ Usage:
         --level attention --mode fwd fwdbwd infer --device cpu
     python -m bench profile --attention linrec --lengths 512                      # one cell is a first-class use
     python -m bench profile --level model --model sasrec --attention dot linrec --lengths 200 2048 --batch 8
+    python -m bench profile --level mixer --mixer sdpa linrec mamba lru gla --lengths 256 1024 4096
     python -m bench profile ... --run-dir results/my-sweep                         # the same command again resumes
 
 Rows go to ``<run dir>/rows.jsonl`` as each cell finishes (one measured value per row; see measure.py),
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from ..cli import add_device_argument, non_negative_int, positive_float, positive_int
 from ..machine import available_mib
+from ..train.config import mixer_options_text
 from .cells import CAUSAL_CHOICES, LEVELS, MODELS, MODES, GridSpec, canonical_dtype, make_grid
 from .measure import MeasureOptions
 
@@ -34,12 +36,16 @@ def add_profile_command(commands) -> None:
                               description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     what = cmd.add_argument_group("what to measure")
-    what.add_argument("--attention", "--variants", nargs="+", required=True, metavar="NAME", dest="variants",
-                      help="attention names (python -m bench list shows them)")
+    what.add_argument("--attention", "--variants", "--mixer", nargs="+", required=True, metavar="NAME",
+                      dest="variants", help="attention names, or at --level mixer / model any token mixer "
+                                            "(mamba, lru, gla, retnet, hstu, gru; python -m bench list shows them)")
+    what.add_argument("--mixer-option", action="append", default=[], metavar="KEY=VALUE", dest="mixer_options",
+                      help="an option of the variants, repeatable (for example --mixer-option path=naive)")
     what.add_argument("--lengths", nargs="+", type=positive_int, required=True, metavar="T",
                       help="sequence lengths to measure (required)")
     what.add_argument("--level", choices=LEVELS, default=GRID.level,
-                      help="one attention call, or a whole model step (default: attention)")
+                      help="one attention call, one token-mixer block (projections included), or a whole model "
+                           "step (default: attention)")
     what.add_argument("--mode", nargs="+", choices=MODES, default=list(MODES), dest="modes",
                       help="fwd, fwdbwd (at model level: a full training step), infer (default: all three)")
     what.add_argument("--causal", choices=CAUSAL_CHOICES, default=GRID.causal,
@@ -119,7 +125,7 @@ def grid_from_args(args) -> GridSpec:
     return GridSpec(variants=args.variants, lengths=args.lengths, level=args.level, modes=args.modes,
                     causal=args.causal, dtypes=args.dtypes, device=device, batch=args.batch, tokens=tokens,
                     heads=args.heads, head_dim=head_dim, model=args.model, layers=args.layers,
-                    items=args.items, seed=args.seed)
+                    items=args.items, seed=args.seed, options=mixer_options_text(args.mixer_options))
 
 
 def options_from_args(args) -> MeasureOptions:

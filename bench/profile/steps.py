@@ -8,6 +8,8 @@ Modes at ``level="attention"`` (one attention call on (B, T, H, D) inputs):
     fwd     forward with autograd recording (inputs require grad), as in training; no backward
     fwdbwd  forward, then backward to q, k, v (and the variant's own parameters, if it has any)
     infer   forward under ``torch.inference_mode``
+At ``level="mixer"`` the same three modes run one token-mixer block (models/backbones/blocks.py) on (B, T, d)
+hidden states; fwdbwd differentiates the input and the block's parameters.
 Modes at ``level="model"`` (SASRec or BERT4Rec on B windows of T random item ids, no padding):
     fwd     training-mode forward and loss (CE over all items: at the last position for SASRec, as in RecBole;
             at the masked positions for BERT4Rec)
@@ -24,21 +26,28 @@ import contextlib
 
 import torch
 
-from models.attention import AttentionUnavailable, AttentionUnsupported, get_attention, get_spec, unavailable_reason
+from models.attention import AttentionUnavailable, AttentionUnsupported, get_attention
 from models.backbones import build_model
+from models.backbones.blocks import token_mixer_block
+from models.mixers import get_mixer_spec, mixer_unavailable_reason
 
 from ..train.batches import with_host_facts
+from ..train.config import parse_mixer_options
 from ..train.loop import compute_loss, to_device
 from .cells import DTYPES, ProfileCell
 
 
 def check_runnable(cell: ProfileCell) -> None:
     """Usage: check_runnable(cell). Raises AttentionUnavailable / AttentionUnsupported with the reason."""
-    reason = unavailable_reason(cell.variant, cell.device)
+    reason = mixer_unavailable_reason(cell.variant, cell.device)
     if reason is not None:
         raise AttentionUnavailable(reason)
-    if cell.causal and not get_spec(cell.variant).causal:
+    spec = get_mixer_spec(cell.variant)
+    if cell.causal and not spec.causal:
         raise AttentionUnsupported(f"{cell.variant} cannot run causally (it has no causal form)")
+    if not cell.causal and not spec.bidirectional:
+        raise AttentionUnsupported(f"{cell.variant} is causal only (a left-to-right {spec.family}): it has no "
+                                   f"bidirectional form")
     if cell.level == "model" and cell.model == "bert4rec" and cell.causal:
         raise AttentionUnsupported("BERT4Rec is bidirectional: a causal BERT4Rec cell is not a BERT4Rec")
 
@@ -50,6 +59,8 @@ def build_step(cell: ProfileCell, model=None):
     torch.manual_seed(cell.seed)
     if cell.level == "attention":
         return _attention_step(cell)
+    if cell.level == "mixer":
+        return _mixer_step(cell)
     return _model_step(cell, model)
 
 
@@ -60,7 +71,8 @@ def _random(shape, generator: torch.Generator, cell: ProfileCell, requires_grad:
 
 def _attention_step(cell: ProfileCell):
     generator = torch.Generator().manual_seed(cell.seed)
-    attention = get_attention(cell.variant, head_dim=cell.D, max_len=cell.T, seed=cell.seed)
+    attention = get_attention(cell.variant, head_dim=cell.D, max_len=cell.T, seed=cell.seed,
+                              **parse_mixer_options(cell.options))
     attention = attention.to(device=cell.device, dtype=DTYPES[cell.dtype])
     shape = (cell.B, cell.T, cell.H, cell.D)
     training = cell.mode != "infer"
@@ -83,6 +95,35 @@ def _attention_step(cell: ProfileCell):
     def step():
         out = attention(q, k, v, causal=cell.causal)
         return torch.autograd.grad(out, wrt, grad_out)
+    return step
+
+
+def _mixer_step(cell: ProfileCell):
+    """One token-mixer block on (B, T, d) hidden states; fwdbwd differentiates the input and every parameter."""
+    generator = torch.Generator().manual_seed(cell.seed)
+    block = token_mixer_block(cell.variant, cell.d, cell.H, 0.0, cell.T, seed=cell.seed,
+                              options=parse_mixer_options(cell.options))
+    block = block.to(device=cell.device, dtype=DTYPES[cell.dtype])
+    training = cell.mode != "infer"
+    x = _random((cell.B, cell.T, cell.d), generator, cell, training)  # (B, T, d)
+
+    def forward():
+        return block(x, causal=cell.causal, key_padding_mask=None)
+
+    if cell.mode == "infer":
+        block.eval()
+
+        def step():
+            with torch.inference_mode():
+                return forward()
+        return step
+    if cell.mode == "fwd":
+        return forward
+    grad_out = _random(x.shape, generator, cell, False)
+    wrt = (x, *(p for p in block.parameters() if p.requires_grad))
+
+    def step():
+        return torch.autograd.grad(forward(), wrt, grad_out)
     return step
 
 
@@ -113,7 +154,8 @@ def model_for(cell: ProfileCell):
     """Usage: model = model_for(cell) -> the cell's SASRec or BERT4Rec (inner size 4d), on the cell's device."""
     options = {"causal": cell.causal} if cell.model == "sasrec" else {}
     return build_model(cell.model, num_items=cell.items, attention=cell.variant, max_len=cell.T, hidden=cell.d,
-                       heads=cell.H, inner=4 * cell.d, layers=cell.layers, seed=cell.seed, **options).to(cell.device)
+                       heads=cell.H, inner=4 * cell.d, layers=cell.layers, seed=cell.seed,
+                       mixer_options=parse_mixer_options(cell.options), **options).to(cell.device)
 
 
 def _model_step(cell: ProfileCell, model=None):

@@ -19,7 +19,7 @@ BASELINE = "dot"
 
 def _block_title(key: tuple) -> str:
     info = dict(zip(BLOCK_KEYS, key))
-    what = info["level"] if info["level"] == "attention" else f"model {info['model']}"
+    what = info["level"] if info["level"] != "model" else f"model {info['model']}"
     causal = ", causal" if info["causal"] else ""
     return f"{what}, {info['mode']}{causal}, {info['dtype']}, {info['device']}"
 

@@ -2,6 +2,7 @@
 
 Usage:
     python -m bench train --model sasrec --attention linrec --dataset ml-100k --k-core 5 --max-len 200 --epochs 50
+    python -m bench train --mixer mamba --mixer-option d_state=16 --max-len 200       # any token mixer
     run_cell(run_dir, config, data, dataset_spec, progress, environment())   # claimed, skipped when finished
 
 A grid of cells: ``python -m bench train-grid`` (grid.py).
@@ -14,11 +15,11 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from ..runs.claims import claimed
-from ..cli import add_device_argument, non_negative_float, positive_float, positive_int
+from ..cli import add_device_argument, add_mixer_argument, non_negative_float, positive_float, positive_int
 from ..data.cli import add_dataset_arguments, dataset_from_args
 from ..environment import environment, select_device
 from ..results import new_run_dir, read_json, write_json
-from .config import DEFAULT_OBJECTIVE, LAST_PATHS, LOSSES, TrainConfig, dataset_label
+from .config import DEFAULT_OBJECTIVE, LAST_PATHS, LOSSES, TrainConfig, dataset_label, mixer_options_text
 from .log import check_same_data, finished_cells
 from .loop import train
 
@@ -47,7 +48,12 @@ def add_model_arguments(cmd) -> None:
 
     d = DEFAULTS
     cmd.add_argument("--model", choices=list(MODELS), default=d.model, help="the backbone (default: %(default)s)")
-    cmd.add_argument("--attention", default=d.attention, help="registered attention name (see python -m bench list)")
+    add_mixer_argument(cmd, default=d.attention)
+    cmd.add_argument("--mixer-option", action="append", default=[], metavar="KEY=VALUE", dest="mixer_options",
+                     help="an option of the token mixer, repeatable (for example --mixer-option d_state=16)")
+    cmd.add_argument("--block", choices=["controlled", "published"], default=d.block,
+                     help="controlled: the SASRec frame for every mixer (default); published: the mixer's paper's "
+                          "own block (Mamba4Rec for mamba, LRURec for lru)")
     cmd.add_argument("--max-len", type=positive_int, default=d.max_len, help="N: most recent items a window holds")
     cmd.add_argument("--hidden", type=positive_int, default=d.hidden, help="hidden size d (default: %(default)s)")
     cmd.add_argument("--heads", type=positive_int, default=d.heads, help="attention heads (default: %(default)s)")
@@ -96,6 +102,8 @@ def config_from_args(args) -> TrainConfig:
     names = {f.name for f in fields(TrainConfig)}
     values = {name: getattr(args, name) for name in names if hasattr(args, name)}
     values["objective"] = args.objective or DEFAULT_OBJECTIVE[args.model]
+    values["mixer_options"] = mixer_options_text(args.mixer_options)
+    values["attention"] = args.attention or DEFAULTS.attention
     values["device"] = select_device(args.device)  # checked before the data loads or a run folder is made
     return TrainConfig(**values)
 

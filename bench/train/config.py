@@ -12,11 +12,12 @@ they are, and the command line and the other grids start from them.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-from models.attention import unavailable_reason
+from models.mixers import is_attention, mixer_unavailable_reason
 
 from .evaluate import check_protocol
 
@@ -30,7 +31,7 @@ class TrainConfig:
     """Everything that defines a training cell; its id hashes the settings that differ from these defaults."""
 
     model: str = "sasrec"
-    attention: str = "dot"
+    attention: str = "dot"  # the token mixer: any attention (the name the reference cells carry) or other mixer
     max_len: int = 50
     hidden: int = 64
     heads: int = 2
@@ -53,6 +54,8 @@ class TrainConfig:
     shuffle_train_order: bool = False
     device: str = "cpu"
     last_path: str = "per-prefix"  # the reference cells' path; the command line defaults to "auto" (cli.py)
+    mixer_options: str = ""  # "key=value,..." sorted (mixer_options_text): the token mixer's own options
+    block: str = "controlled"  # the SASRec frame, or "published": the mixer's paper's block (models/backbones)
 
     def cell_id(self, dataset: str) -> str:
         """Usage: config.cell_id("ml-100k") -> "ml-100k-sasrec-linrec-N50-last-ce-s0-1a2b3c4d". The hash covers the
@@ -62,6 +65,29 @@ class TrainConfig:
         digest = hashlib.sha1(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
         attention = self.attention if self.model != "pop" else "none"
         return f"{dataset}-{self.model}-{attention}-N{self.max_len}-{self.objective}-{self.loss}-s{self.seed}-{digest}"
+
+
+def parse_mixer_options(text: str) -> dict:
+    """Usage: parse_mixer_options("d_state=16,path=naive") -> {"d_state": 16, "path": "naive"}: values are Python
+    literals where they parse as one (16, 0.9, True), strings otherwise; a pair without "=" is a one-line error."""
+    options = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"mixer option {pair!r} is not key=value (for example d_state=16)")
+        try:
+            options[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            options[key.strip()] = value.strip()
+    return options
+
+
+def mixer_options_text(options: dict | list[str]) -> str:
+    """Usage: mixer_options_text({"expand": 2, "d_state": 16}) -> "d_state=16,expand=2" (sorted, so one cell has
+    one id); also takes the command line's ["d_state=16", ...]."""
+    if not isinstance(options, dict):
+        options = parse_mixer_options(",".join(options))
+    return ",".join(f"{key}={options[key]}" for key in sorted(options))
 
 
 def dataset_label(data) -> str:
@@ -90,9 +116,10 @@ def check_config(config: TrainConfig, model) -> None:
         raise ValueError(f"objective 'all' puts the loss at every position, but attention {config.attention!r} {why}: "
                          f"each position would see the item it predicts; use --objective last or a causal variant "
                          f"(for example linrec_causal)")
-    reason = unavailable_reason(config.attention, config.device) if config.model != "pop" else None
+    reason = mixer_unavailable_reason(config.attention, config.device) if config.model != "pop" else None
     if reason:
-        raise ValueError(f"attention {config.attention!r} cannot run on {config.device}: {reason}")
+        kind = "attention" if is_attention(config.attention) else "mixer"
+        raise ValueError(f"{kind} {config.attention!r} cannot run on {config.device}: {reason}")
     if config.last_path not in LAST_PATHS:
         raise ValueError(f"unknown last path {config.last_path!r}; valid: {', '.join(LAST_PATHS)}")
     if config.last_path == "per-sequence" and not one_pass_eligible(config, model):

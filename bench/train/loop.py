@@ -29,13 +29,14 @@ from tqdm import tqdm
 
 from models.attention.linrec_kernels import kernel_ran
 from models.backbones import build_model
+from models.mixers import is_attention
 
 from ..cli import show_progress
 from ..environment import check_device
 from ..load import load_between, snapshot
 
 from .batches import LeaveOneOut, make_batch, pair_batches, training_windows, window_pairs
-from .config import TrainConfig, check_config, check_split, dataset_label, training_path
+from .config import TrainConfig, check_config, check_split, dataset_label, parse_mixer_options, training_path
 from .evaluate import evaluate
 from .log import CellLog, log_epoch
 from .metrics import NonFiniteScores
@@ -115,7 +116,8 @@ def model_for_config(config: TrainConfig, num_items: int):
     """Usage: model = model_for_config(config, split.num_items) -> the untrained model the config describes."""
     options = {} if config.model == "pop" else dict(
         attention=config.attention, hidden=config.hidden, heads=config.heads, inner=config.inner,
-        layers=config.layers, dropout=config.dropout, activation=config.activation, seed=config.seed)
+        layers=config.layers, dropout=config.dropout, activation=config.activation, seed=config.seed,
+        mixer_options=parse_mixer_options(config.mixer_options), block=config.block)
     if config.model == "bert4rec":
         options["mask_ratio"] = config.mask_ratio
     return build_model(config.model, num_items=num_items, max_len=config.max_len, **options).to(config.device)
@@ -159,7 +161,10 @@ def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None
         test = evaluate(model, split, "test", **evaluation)
         log.metrics("test", best_epoch, test)
     log.add(split="train", epoch=epochs_run, metric="best_epoch", value=best_epoch)
-    log.commit(status, message, kernel=kernel_ran(config.attention, torch.device(config.device).type),
+    device_type = torch.device(config.device).type
+    kernel = kernel_ran(config.attention, device_type) if config.model == "pop" or is_attention(config.attention) \
+        else model.mixer_kernel_path(device_type)
+    log.commit(status, message, kernel=kernel,
                seconds=time.perf_counter() - started)  # this attempt's wall time (a resumed cell: since resuming)
     remove_resume(resume)
     return {"cell": cell, "status": status, "message": message, "best_epoch": best_epoch, "epochs_run": epochs_run,

@@ -222,6 +222,12 @@ class SequenceModel(nn.Module):
         return self.encoder(self.embedding(item_seq), causal=self.causal,
                             key_padding_mask=padding_mask(item_seq, padded))
 
+    def mixer_kernel_path(self, device="cpu") -> str | None:
+        """Usage: model.mixer_kernel_path("cpu") -> the code path a non-attention mixer runs ("chunked", ...);
+        None for an attention (its kernels report themselves)."""
+        block = self.encoder.mixers[0]
+        return block.mixer.kernel_path(device) if isinstance(block, MixerBlock) else None
+
     @torch.no_grad()
     def implicit_matrices(self, item_seq: torch.Tensor) -> list[torch.Tensor]:
         """Usage: model.eval(); model.implicit_matrices(item_seq) -> one (B, H, T, T) matrix per layer."""

@@ -30,7 +30,7 @@ from typing import Callable
 
 from torch import nn
 
-from models.attention import AttentionInputError, attention_names, get_spec
+from models.attention import AttentionInputError, attention_names, get_spec, unavailable_reason
 
 # Options every mixer receives from the backbone; the one that does not use one is simply not given it.
 CONTEXT_OPTIONS = ("hidden", "heads", "max_len", "seed")
@@ -141,6 +141,15 @@ def build_mixer(name: str, **options) -> nn.Module:
     if PATH_OPTION in spec.option_names and path not in ("auto", *spec.paths):
         raise MixerInputError(f"mixer {name!r} has no path {path!r}; valid: auto, {', '.join(spec.paths)}")
     return spec.build(**{o: v for o, v in options.items() if o in spec.option_names})
+
+
+def mixer_unavailable_reason(name: str, device="cpu") -> str | None:
+    """Usage: mixer_unavailable_reason("xformers", "cpu") -> why it cannot run there, or None when it can."""
+    spec = get_mixer_spec(name)
+    if spec.attention is not None:
+        return unavailable_reason(name, device)
+    device_type = getattr(device, "type", str(device).split(":")[0])
+    return None if device_type in spec.devices else f"{name} runs on {'/'.join(spec.devices)} only"
 
 
 def check_causal(spec: MixerSpec, causal: bool, where: str) -> None:
