@@ -1,8 +1,9 @@
 """Attention heatmaps from trained checkpoints: the implicit T x T matrix of one layer and head of every trained
-cell, for one real user's test window, stored beside the run's rows so that reports never load a model.
+cell whose mixer has one (every attention; gla, retnet and hstu among the other mixers), for one real user's test
+window, stored beside the run's rows so that reports never load a model.
 
 Usage:
-    python -m bench heatmaps results/my-run [--user 17] [--layer 0] [--head 0] [--data-dir data]
+    python -m bench heatmaps results/my-run [--user 17] [--layer 0] [--head 0] [--data-dir data] [--mixer dot gla]
     rows = heatmap_rows("results/my-run", user=None, layer=0, head=0)   # written to results/my-run/heatmaps.jsonl
 
 Each row: the cell's settings, the user (index among the split's users), the window's real length (positions at
@@ -23,6 +24,7 @@ from pathlib import Path
 import torch
 
 from models.attention import get_spec
+from models.mixers import get_mixer_spec
 
 from .cli import add_device_argument
 from .environment import select_device
@@ -74,17 +76,31 @@ def cell_matrix(config: TrainConfig, weights: dict, split: LeaveOneOut, user: in
     return matrices[layer][0, head].float().cpu(), real
 
 
+def drawable(cells: list[tuple], mixers: list[str] | None) -> list[tuple]:
+    """Usage: drawable(trained_cells(run_dir), ["gla"]) -> the cells whose mixer has a T x T matrix (and is one of
+    ``mixers`` when given); each mixer without one is named once on the console."""
+    for name in mixers or []:
+        get_mixer_spec(name)  # an unknown name: one line with the valid ones
+    chosen = [c for c in cells if mixers is None or c[1].attention in mixers]
+    for name in dict.fromkeys(c[1].attention for c in chosen if not get_mixer_spec(c[1].attention).matrix):
+        print(f"{name}: no T x T matrix ({get_mixer_spec(name).family}), its cells skipped")
+    return [c for c in chosen if get_mixer_spec(c[1].attention).matrix]
+
+
 def heatmap_rows(run_dir, user: int | None = None, layer: int = 0, head: int = 0, data_dir=None,
-                 device: str = "cpu") -> list[dict]:
+                 device: str = "cpu", mixers: list[str] | None = None) -> list[dict]:
     """Usage: see module docstring. Returns the rows (also written to run_dir/heatmaps.jsonl, replacing it).
     ``data_dir`` None is the data folder every command uses ($LINREC_BENCH_DATA or <repo>/data); ``device`` is
-    where the matrices are computed, whichever device trained the cell."""
+    where the matrices are computed, whichever device trained the cell; ``mixers``: only these mixers' cells."""
     from .data import load_dataset
 
     run_dir = Path(run_dir)
     cells, loaded, rows = trained_cells(run_dir), {}, []
     if not cells:
         raise ValueError(f"{run_dir}: no finished training cell with a recorded configuration")
+    cells = drawable(cells, mixers)
+    if not cells:
+        raise ValueError(f"{run_dir}: no finished cell of {', '.join(mixers or ['a mixer'])} has a T x T matrix")
     for cell, config, dataset in cells:
         checkpoint = run_dir / "checkpoints" / f"{cell}.pt"
         if not checkpoint.exists():
@@ -104,12 +120,17 @@ def heatmap_rows(run_dir, user: int | None = None, layer: int = 0, head: int = 0
             raise ValueError(f"user {chosen} out of range: the split has {split.num_users} users")
         matrix, real = cell_matrix(replace(config, device=device), weights, split, chosen, layer, head)
         rows.append({"bench": "heatmap", "run_id": run_dir.name, "cell": cell, "model": config.model,
-                     "attention": config.attention, "softmax": get_spec(config.attention).exact,
+                     "attention": config.attention, "softmax": is_softmax(config.attention),
                      "max_len": config.max_len, "seed": config.seed,
                      "shuffle_train_order": config.shuffle_train_order, "dataset": dataset["name"], "user": chosen,
                      "length": real, "layer": layer, "head": head, "matrix": matrix.tolist()})
     write_rows(run_dir / FILE, rows)
     return rows
+
+
+def is_softmax(name: str) -> bool:
+    """Usage: is_softmax("dot") -> True: an exact (softmax) attention, whose rows sum to 1 over real keys."""
+    return get_mixer_spec(name).attention is not None and get_spec(name).exact
 
 
 def add_heatmaps_command(commands) -> None:
@@ -119,6 +140,8 @@ def add_heatmaps_command(commands) -> None:
     cmd.add_argument("--user", type=int, default=None, help="user index (default: the median-length test history)")
     cmd.add_argument("--layer", type=int, default=0, help="the layer whose matrix is drawn (default: %(default)s)")
     cmd.add_argument("--head", type=int, default=0, help="the head whose matrix is drawn (default: %(default)s)")
+    cmd.add_argument("--mixer", "--attention", nargs="+", default=None, metavar="NAME", dest="mixers",
+                     help="only these token mixers' cells (default: every cell whose mixer has a T x T matrix)")
     cmd.add_argument("--data-dir", type=Path, default=None,
                      help="data cache folder (default: $LINREC_BENCH_DATA or <repo>/data)")
     add_device_argument(cmd)
@@ -127,7 +150,7 @@ def add_heatmaps_command(commands) -> None:
 
 def run_heatmaps(args: argparse.Namespace) -> int:
     device = select_device(args.device)
-    rows = heatmap_rows(args.run_dir, args.user, args.layer, args.head, args.data_dir, device)
+    rows = heatmap_rows(args.run_dir, args.user, args.layer, args.head, args.data_dir, device, args.mixers)
     print(f"{len(rows)} heatmaps (user {rows[0]['user'] if rows else '-'}, layer {args.layer}, head {args.head}) "
           f"in {Path(args.run_dir) / FILE}")
     return 0

@@ -121,3 +121,17 @@ def test_the_colour_scale_ignores_the_trivial_first_weight_of_a_causal_variant()
     figure, caption = heatmaps_figure([base])
     image = next(ax for ax in figure.axes if ax.get_title() == "dot").get_images()[-1]
     assert image.get_clim()[1] == pytest.approx(0.1) and "99th percentile" in caption
+
+
+def test_mixers_without_a_matrix_are_skipped_by_name(trained, inter_file, capsys):  # noqa: F811
+    assert main(train_args(inter_file, trained, "--mixer", "gru", "--no-progress")) == 0
+    capsys.readouterr()
+    assert main(["heatmaps", str(trained)]) == 0
+    out = capsys.readouterr().out
+    assert "gru: no T x T matrix (recurrent), its cells skipped" in out and "2 heatmaps" in out
+    assert main(["heatmaps", str(trained), "--mixer", "linrec"]) == 0
+    assert {r["attention"] for r in read_rows(trained / "heatmaps.jsonl")} == {"linrec"}
+    assert main(["heatmaps", str(trained), "--mixer", "gru"]) == 2
+    assert "no finished cell of gru has a T x T matrix" in capsys.readouterr().err
+    assert main(["heatmaps", str(trained), "--mixer", "nope"]) == 2
+    assert "unknown mixer 'nope'" in capsys.readouterr().err
