@@ -12,6 +12,7 @@ import bench.perf.cli as perf_cli
 from bench.__main__ import main
 from bench.perf.breakdown import PARTS, breakdown_steps, time_breakdown
 from bench.perf.checks import Check, attention_cell, check_table, model_cell
+from bench.perf.mixers import mixer_cell, mixer_checks
 from bench.perf.training import SETTING, epoch_rows, throughput_table
 from bench.results import read_rows
 from models.attention.linrec_kernels import kernel_path
@@ -56,8 +57,8 @@ def test_quadratic_memory_growth_and_a_failed_cell_are_not_met():
 
 
 def test_loglog_slope_needs_positive_values():
-    assert math.isnan(perf._loglog_slope([1, 2], [1.0, 0.0]))
-    assert perf._loglog_slope([1, 2, 4], [3.0, 6.0, 12.0]) == pytest.approx(1.0)
+    assert math.isnan(perf.loglog_slope([1, 2], [1.0, 0.0]))
+    assert perf.loglog_slope([1, 2, 4], [3.0, 6.0, 12.0]) == pytest.approx(1.0)
 
 
 def tiny_model_cell(variant="linrec", T=16):
@@ -91,6 +92,10 @@ def test_command_writes_rows_and_prints_the_table(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr(perf_cli, "BREAKDOWN_LENGTHS", (16,))
     monkeypatch.setattr(perf_cli, "FIRST_CALL_CELL", attention_cell("linrec", 16, 2))
     monkeypatch.setattr(perf_cli, "model_cell", lambda variant, T: tiny_model_cell(variant, T))
+    monkeypatch.setattr(perf_cli, "mixer_checks", lambda: [Check(
+        "gru fast path vs its naive loop, tiny", "time", mixer_cell("gru", 16), mixer_cell("gru", 16, path="naive"),
+        "context", 10.0)])
+    monkeypatch.setattr(perf_cli, "growth_cells", lambda: {"gru": [mixer_cell("gru", T, B=1) for T in (16, 32)]})
     monkeypatch.setattr(perf_cli, "run_training", lambda args, run_dir, device: epoch_rows(
         cyclic_data(), tmp_path / "work", run_dir.name, runs=(("dot", "per-sequence"),), setting=TINY_TRAINING))
     run_dir = tmp_path / "perf"
@@ -100,6 +105,7 @@ def test_command_writes_rows_and_prints_the_table(tmp_path, monkeypatch, capsys)
     rows = read_rows(run_dir / "rows.jsonl")
     assert {r["bench"] for r in rows} == {"profile", "perf_pair", "perf_breakdown", "perf_training", "perf_compile"}
     assert "linrec first fwd+bwd call in a process, T=16 B=2" in out
+    assert "gru fast path vs its naive loop, tiny" in out and "gru peak memory growth" in out
     assert "training epoch outside the model, dot per-sequence" in out and "pairs/s" in out
     assert (run_dir / "env.json").exists() and (run_dir / "config.json").exists()
     impossible = next(line for line in out.splitlines() if "impossible claim" in line)
@@ -170,3 +176,13 @@ def test_the_microbench_writes_its_rows_and_no_progress_bar_into_a_log(tmp_path,
     (run,) = tmp_path.iterdir()
     rows = read_rows(run / "rows.jsonl")
     assert {"dot", "sdpa"} <= {row["variant"] for row in rows} and all(row["T"] == 16 for row in rows)
+
+
+def test_mixer_checks_pair_each_fast_path_with_its_naive_loop():
+    checks = mixer_checks()
+    pairs = [c for c in checks if "naive loop" in c.claim]
+    assert pairs and all(c.baseline.options == "path=naive" and c.ours.options == "" for c in pairs)
+    assert all(c.ours.variant == c.baseline.variant and c.ours.level == "mixer" for c in pairs)
+    targets = {c.claim: c.kind for c in pairs}
+    assert all(kind == "context" for claim, kind in targets.items() if "T=4096" not in claim or "gru" in claim)
+    assert mixer_cell("gru", 200).cell_id() != mixer_cell("gru", 200, path="naive").cell_id()

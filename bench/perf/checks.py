@@ -175,14 +175,14 @@ def check_table(rows: pd.DataFrame, checks: list[Check], exponent: list[ProfileC
                         "ours": f"{check.ours.variant} {ours:.4g} {unit}", "measured": f"{measured:.2f}x",
                         "target": target, "met": "-" if met is None else "yes" if met else "NO"})
     peaks = [value(rows, cell, "peak_memory") for cell in exponent]
-    slope = _loglog_slope([c.T for c in exponent], peaks)
+    slope = loglog_slope([c.T for c in exponent], peaks)
     records.append({"claim": f"linrec_causal peak memory growth, T={exponent[0].T}..{exponent[-1].T} B=2",
                     "baseline": "-", "ours": " / ".join(f"{p:.4g}" for p in peaks) + " MiB",
                     "measured": f"T^{slope:.2f}", "target": "<= T^1.1", "met": "yes" if slope <= 1.1 else "NO"})
     return pd.DataFrame(records)
 
 
-def _loglog_slope(lengths, values) -> float:
+def loglog_slope(lengths, values) -> float:
     """Least-squares slope of log(value) against log(T) (the profiling analysis's fit); NaN when a value is missing
     or not positive."""
     if any(not v > 0 for v in values):

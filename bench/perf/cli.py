@@ -22,6 +22,7 @@ from ..results import append_rows, new_run_dir, write_json
 from .breakdown import PARTS, time_breakdown
 from .checks import (all_cells, attention_cell, check_table, compile_claim, describe, exponent_cells,
                      first_call_cost, interleaved_pairs, measure_all, model_cell, options_for, ratio_checks)
+from .mixers import growth_cells, growth_table, mixer_checks
 from .training import DATASET, SETTING, epoch_rows, throughput_table
 
 BREAKDOWN_VARIANTS = ("sdpa", "linrec_official", "linrec")
@@ -34,6 +35,8 @@ def add_perf_command(commands) -> None:
                               description=__doc__.split("\n\n")[0])
     cmd.add_argument("--quick", action="store_true", help="5 repeats a cell, memory fit up to T=8192")
     cmd.add_argument("--no-breakdown", action="store_true", help="skip the SASRec step breakdown")
+    cmd.add_argument("--no-mixers", action="store_true",
+                     help="skip the token mixers' checks (fast path against naive loop, memory growth, SASRec step)")
     cmd.add_argument("--no-training", action="store_true",
                      help="skip the training epochs on ML-100K (about 4 minutes on 2 cores)")
     cmd.add_argument("--data-dir", type=Path, default=None,
@@ -129,7 +132,9 @@ def run_perf(args) -> int:
     run_dir = open_run(args)
     options = options_for(args)
     checks, exponent = on_device(ratio_checks(), exponent_cells(args.quick), device)
-    cells = all_cells(checks, exponent)
+    mixers = [] if args.no_mixers else on_device(mixer_checks(), [], device)[0]
+    growth = {} if args.no_mixers else {name: on_device([], group, device)[1] for name, group in growth_cells().items()}
+    cells = all_cells(checks, exponent) + [c for group in growth.values() for c in group]
     write_json(run_dir / "env.json", environment())
     write_json(run_dir / "config.json", {"command": "perf", "quick": args.quick, "measure": options.__dict__,
                                          "breakdown": not args.no_breakdown, "cells": [describe(c) for c in cells]})
@@ -142,9 +147,11 @@ def run_perf(args) -> int:
     rows = measure_all(cells, options, run_dir.name, not args.no_progress)
     append_rows(run_dir / "rows.jsonl", rows)
     pairs = interleaved_pairs(checks, rounds=10 if args.quick else 20)
+    pairs |= interleaved_pairs(mixers, rounds=3 if args.quick else 7)  # a naive loop at T=4096 takes seconds
     append_rows(run_dir / "rows.jsonl", [{"bench": "perf_pair", "run_id": run_dir.name, "claim": claim, **pair}
                                           for claim, pair in pairs.items()])
-    table = check_table(pd.DataFrame(rows), checks, exponent, pairs)
+    table = check_table(pd.DataFrame(rows), checks + mixers, exponent, pairs)
+    table = pd.concat([table, growth_table(pd.DataFrame(rows), growth)], ignore_index=True)
     table = pd.concat([table, pd.DataFrame([compile_claim(first_cell, first)])], ignore_index=True)
     if not args.no_training:
         training = run_training(args, run_dir, device)
