@@ -59,7 +59,10 @@ def fingerprint(model_name: str, **names) -> tuple[float, str]:
 @pytest.mark.parametrize("model, attention, value, keys", FINGERPRINTS, ids=lambda x: str(x)[:16])
 @pytest.mark.parametrize("given", ["attention", "mixer"])
 def test_attentions_give_the_numbers_they_gave_before_the_mixer_layer(model, attention, value, keys, given):
-    assert fingerprint(model, **{given: attention}) == (value, keys)
+    got, got_keys = fingerprint(model, **{given: attention})
+    # float32 sums move in the 7th digit with the thread count and kernel order other tests leave behind; a changed
+    # layer, initialisation or ordering moves them far more
+    assert got == pytest.approx(value, rel=1e-5) and got_keys == keys
 
 
 @pytest.mark.parametrize("names, message", [
