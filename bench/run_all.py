@@ -25,12 +25,14 @@ from pathlib import Path
 from .cli import add_device_argument
 from .processes import run_module
 from .train.grid import EXECUTOR_OPTIONS, add_executor_arguments
-from .train.grids import BERT4REC_FULL, BERT4REC_QUICK, FULL, FULL_DATA, FULL_SEEDS, QUICK, QUICK_DATA, QUICK_SEEDS
+from .train.grids import (BERT4REC_FULL, BERT4REC_QUICK, FULL, FULL_DATA, FULL_SEEDS, QUICK, QUICK_DATA, QUICK_MIXER_SEEDS,
+                          QUICK_SEEDS, SASREC_MIXERS)
 
 STAGES = ("data", "accuracy", "sensitivity", "ablation", "profile", "heatmaps", "report")
 TRAINING = ("accuracy", "sensitivity", "ablation")  # the stages that train a grid of cells
 SCALES = {  # what each profile trains: its base cell, data, BERT4Rec's overrides, seeds
-    "quick": {"base": QUICK, "data": QUICK_DATA, "bert4rec": BERT4REC_QUICK, "seeds": QUICK_SEEDS},
+    "quick": {"base": QUICK, "data": QUICK_DATA, "bert4rec": BERT4REC_QUICK, "seeds": QUICK_SEEDS,
+              "mixer_seeds": QUICK_MIXER_SEEDS},
     "full": {"base": FULL, "data": FULL_DATA, "bert4rec": BERT4REC_FULL, "seeds": FULL_SEEDS},
 }
 QUICK_ITEMS = 1349  # items in QUICK_DATA (ML-100K 5-core, each user's 40 most recent): the model-level item count
@@ -45,7 +47,8 @@ PROFILE_SWEEPS = {
          "max_seconds": 5},
         {"attention": ["dot", "sdpa", "linrec_causal", "linear_elu"], "causal": "on", "lengths": [64, 256, 1024, 2048],
          "tokens": 4096, "mode": ["fwdbwd"], "repeats": 5, "max_seconds": 5},
-        {"level": "model", "attention": ["dot", "sdpa", "linrec"], "lengths": [QUICK.max_len, 200, 1000],
+        {"level": "model", "attention": ["dot", "sdpa", "linrec", *SASREC_MIXERS],
+         "lengths": [QUICK.max_len, 200, 1000],
          "tokens": 4096, "hidden": QUICK.hidden, "heads": QUICK.heads, "layers": QUICK.layers, "items": QUICK_ITEMS,
          "mode": ["fwdbwd"], "repeats": 3, "max_seconds": 5},
     ],
@@ -57,7 +60,10 @@ PROFILE_SWEEPS = {
         {"attention": ["dot", "sdpa", "xformers", "linrec_causal", "linrec_causal_triton", "linear_elu"],
          "causal": "on", "lengths": [128, 512, 2048, 8192, 16384], "tokens": 65536, "mode": ["fwdbwd"],
          "dtype": ["bfloat16"], "isolate": True},
-        {"level": "model", "attention": ["dot", "sdpa", "linrec_official", "linrec", "linrec_triton"],
+        {"level": "mixer", "attention": ["sdpa", "linrec_causal", *SASREC_MIXERS], "causal": "on",
+         "lengths": [128, 512, 2048, 8192], "tokens": 65536, "mode": ["fwdbwd", "infer"], "dtype": ["bfloat16"],
+         "isolate": True},
+        {"level": "model", "attention": ["dot", "sdpa", "linrec_official", "linrec", "linrec_triton", *SASREC_MIXERS],
          "lengths": [50, 100, FULL.max_len, 400, 1000], "tokens": 65536, "hidden": FULL.hidden, "heads": FULL.heads,
          "layers": FULL.layers, "mode": ["fwdbwd", "infer"], "isolate": True},
     ],
@@ -85,7 +91,8 @@ def scale_note(profile: str) -> str:
     what = (f"{scale['data']['name'].upper()} {data['user_k']}-core cut to each user's "
             f"{data['max_history']} most recent interactions, N={base.max_len}, d={base.hidden}, {base.heads} heads, "
             f"{base.layers} layer{'s' * (base.layers > 1)}, up to {base.epochs} epochs with patience {base.patience} "
-            f"(BERT4Rec: batch {bert['batch_size']}, up to {bert['epochs']} epochs), {len(scale['seeds'])} seeds; "
+            f"(BERT4Rec: batch {bert['batch_size']}, up to {bert['epochs']} epochs), {len(scale['seeds'])} seeds "
+            f"({len(scale.get('mixer_seeds', scale['seeds']))} for the token mixers beyond attention); "
             f"profiling up to T={longest}")
     if profile == "quick":
         return (f"Quick profile: {what}. It shows the shape of each comparison in about 20 minutes on 2 CPU cores; "

@@ -22,6 +22,7 @@ from .compare import accuracy_comparison, efficiency_comparison
 from .efficiency import efficiency_blocks, efficiency_table
 from .figures_compare import ablation_figure, speedup_heatmap
 from .figures_curves import curves_figure
+from .figures_frontier import frontier_figure, frontier_points
 from .figures_heatmaps import heatmaps_figure, read_heatmaps
 from .figures_roofline import roofline_figure
 from .figures_scaling import scaling_figure
@@ -66,9 +67,11 @@ def run_kind(train: pd.DataFrame) -> str:
     return "sensitivity" if any(s in neural and neural[s].nunique() > 1 for s in SETTINGS) else "accuracy"
 
 
-def accuracy_items(run: str, train: pd.DataFrame, where: str, out: Outputs) -> list[dict]:
-    """The run's accuracy table per protocol with finished cells, and beside it the ablation bars where LinRec's
-    variants ran with dot."""
+def accuracy_items(run: str, train: pd.DataFrame, where: str, out: Outputs,
+                   profile: pd.DataFrame | None = None) -> list[dict]:
+    """The run's accuracy table per protocol with finished cells; beside it the ablation bars where LinRec's
+    variants ran with dot, and with ``profile`` (model-level profile rows, possibly none) the accuracy-cost
+    frontier."""
     items = []
     tested = train[(train["split"] == "test") & train["cell"].isin(finished_cell_ids(train))]
     for protocol in sorted(set(tested["protocol"])):
@@ -81,6 +84,11 @@ def accuracy_items(run: str, train: pd.DataFrame, where: str, out: Outputs) -> l
             figure, caption = ablation_figure(summary)
             items.append(out.figure(f"ablation-{slug(run)}-{protocol}",
                                     f"LinRec variants against dot, {protocol} protocol{where}", figure, caption))
+        if profile is not None and summary["attention"].nunique() > 2:  # a floor and one model compare nothing
+            points = frontier_points(train, profile, protocol)
+            figure, caption = frontier_figure(points)
+            items.append(out.figure(f"frontier-{slug(run)}-{protocol}",
+                                    f"Accuracy-cost frontier, {protocol} protocol{where}", figure, caption))
     return items
 
 
@@ -103,7 +111,7 @@ def training_sections(frame: pd.DataFrame, out: Outputs) -> list[dict]:
     sections = {kind: {"id": kind, "title": title, "text": "", "items": []} for kind, title in RUN_KINDS.items()}
     for run, train in runs:
         kind, where = run_kind(train), f", run {run}" if len(runs) > 1 else ""
-        sections[kind]["items"] += accuracy_items(run, train, where, out)
+        sections[kind]["items"] += accuracy_items(run, train, where, out, profile if kind == "accuracy" else None)
         if kind == "sensitivity":
             sections[kind]["items"] += sensitivity_items(run, train, profile, out)
         excluded = excluded_cells(train)

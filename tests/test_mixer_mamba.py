@@ -67,14 +67,29 @@ def test_scan_matches_the_formula_by_hand():
     h1 = 0.5 * 2.0 * torch.tensor([1.0, 2.0], dtype=torch.float64)
     h2 = torch.exp(0.25 * A[0]) * h1 + 0.25 * 3.0 * torch.tensor([0.5, -1.0], dtype=torch.float64)
     expected = torch.stack([h1.sum() + 0.2, (torch.tensor([2.0, 0.5], dtype=torch.float64) * h2).sum() + 0.3])
-    for name in ("naive", "chunked"):
+    for name in ("naive", "chunked", "loop"):
         assert torch.allclose(SCANS[name](u, delta, A, B, C, D)[0, :, 0], expected, atol=1e-12), name
 
 
 def test_kernel_path_on_cpu_and_cuda_names():
-    assert mamba().kernel_path("cpu") == "chunked"
-    assert mamba(path="naive").kernel_path("cuda") == "naive"
-    assert mamba().kernel_path("cuda") in ("mamba-ssm", "chunked (mamba-ssm not installed)")
+    assert mamba().kernel_path("cpu") == "naive"  # the fastest on CPU where training runs (see mamba.py)
+    assert mamba(path="chunked").kernel_path("cuda") == "chunked"
+    assert mamba().kernel_path("cuda") in ("mamba-ssm", "loop (mamba-ssm not installed)")
+
+
+@pytest.mark.parametrize("path", ["chunked", "loop"])
+@pytest.mark.parametrize("T", [1, 9, 70], ids=lambda t: f"T{t}")
+def test_materialising_scans_equal_the_step_loop_with_gradients(path, T):
+    m = mamba()
+    x = torch.randn(2, T, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(T), requires_grad=True)
+    results = []
+    for name in ("naive", path):
+        m.path = name
+        y = m(x)
+        results.append((y, torch.autograd.grad((y * torch.cos(y)).sum(), [x, *m.parameters()])))
+    (y0, g0), (y1, g1) = results
+    assert torch.allclose(y0, y1, atol=1e-12)
+    assert all(torch.allclose(a, b, atol=1e-10) for a, b in zip(g0, g1))
 
 
 def copy_into_mambapy(ours, theirs) -> None:

@@ -31,10 +31,16 @@ FULL = replace(REFERENCE, max_len=200, hidden=128, heads=8, inner=512, lr=1e-3, 
 BERT4REC_QUICK = {"batch_size": 64, "lr": 5e-3, "epochs": 30, "patience": 5}
 BERT4REC_FULL = {"batch_size": 128, "epochs": 200, "patience": 10}
 QUICK_SEEDS, FULL_SEEDS = (0, 1), (0, 1, 2)
+# mamba's selective scan keeps expand·d·d_state numbers a token (4,096 at d=32 against d=32 for attention): on 2 CPU
+# cores a quick SASRec epoch with it takes many times dot's, so the quick profile trains the mixers on one seed
+QUICK_MIXER_SEEDS = (0,)
 
 SASREC_ATTENTIONS = ("dot", "sdpa", "linrec_official", "linrec", "linrec_causal", "linear_elu", "performer",
                      "efficient", "cosformer", "linformer")
 BERT4REC_ATTENTIONS = ("dot", "sdpa", "linrec_official", "linrec", "linear_elu", "efficient")
+# token mixers beyond attention (models/mixers): in SASRec's controlled frame; BERT4Rec takes the bidirectional one
+SASREC_MIXERS = ("mamba", "lru", "gla", "retnet", "hstu", "gru")
+BERT4REC_MIXERS = ("hstu",)
 ABLATIONS = tuple(f"linrec-{fmap}-{norm}" for fmap in ("elu", "relu", "elu1", "id") for norm in ("token", "none", "seq")
                   if (fmap, norm) != ("elu", "token"))
 
@@ -53,14 +59,17 @@ def reference_ml100k() -> list[tuple[dict, TrainConfig]]:
     return [(ML100K_5CORE, config) for config in first + floors + more_seeds + long]
 
 
-def accuracy(base: TrainConfig, data: dict, seeds, bert4rec: dict) -> list[tuple[dict, TrainConfig]]:
-    """SASRec and BERT4Rec (``base`` with the ``bert4rec`` overrides) with every attention, seed after seed (a grid
-    cut short still has every variant)."""
+def accuracy(base: TrainConfig, data: dict, seeds, bert4rec: dict, mixer_seeds=None) -> list[tuple[dict, TrainConfig]]:
+    """SASRec and BERT4Rec (``base`` with the ``bert4rec`` overrides) with every attention, then every token mixer
+    beyond attention for ``mixer_seeds`` (default ``seeds``), seed after seed (a grid cut short still has every
+    variant)."""
     cells = []
     for seed in seeds:
-        cells += [replace(base, attention=a, seed=seed) for a in SASREC_ATTENTIONS]
+        mixers = SASREC_MIXERS if seed in (mixer_seeds or seeds) else ()
+        b4r_mixers = BERT4REC_MIXERS if mixers else ()
+        cells += [replace(base, attention=a, seed=seed) for a in SASREC_ATTENTIONS + mixers]
         cells += [replace(base, model="bert4rec", objective="cloze", attention=a, seed=seed, **bert4rec)
-                  for a in BERT4REC_ATTENTIONS]
+                  for a in BERT4REC_ATTENTIONS + b4r_mixers]
     cells.append(replace(base, model="pop", attention="dot", seed=seeds[0]))
     cells.append(replace(base, attention="dot", seed=seeds[0], shuffle_train_order=True))
     return [(data, config) for config in cells]
@@ -85,7 +94,7 @@ def ablation(base: TrainConfig, data: dict, seeds) -> list[tuple[dict, TrainConf
 
 
 RUN_ALL_GRIDS = {
-    "quick-accuracy": lambda: accuracy(QUICK, QUICK_DATA, QUICK_SEEDS, BERT4REC_QUICK),
+    "quick-accuracy": lambda: accuracy(QUICK, QUICK_DATA, QUICK_SEEDS, BERT4REC_QUICK, QUICK_MIXER_SEEDS),
     "quick-sensitivity": lambda: sensitivity(QUICK, QUICK_DATA, lengths=(10, 20, 40), hiddens=(16, 32, 64),
                                              heads=(1, 2, 4), layers=(1, 2)),
     "quick-ablation": lambda: ablation(QUICK, QUICK_DATA, QUICK_SEEDS),

@@ -11,7 +11,7 @@ Adding a mixer: one file that calls register_mixer (see registry.py for the cont
 from .registry import (MixerInputError, MixerSpec, build_mixer, check_causal, get_mixer_spec, is_attention,
                        mixer_names, mixer_unavailable_reason, register_mixer)
 
-from . import gru, mamba, hstu, lru  # noqa: E402,F401  (each import registers its mixer)
+from . import gru, mamba, hstu, lru, gla, retnet  # noqa: E402,F401  (each import registers its mixer)
 
 __all__ = ["MixerInputError", "MixerSpec", "build_mixer", "check_causal", "get_mixer_spec", "is_attention",
            "mixer_names", "mixer_unavailable_reason", "register_mixer"]

@@ -16,8 +16,8 @@ are real/imaginary pairs of plain Parameters, so the backbone's re-initialisatio
 Paths: "naive" runs the recurrence one step at a time (scan.sequential_scan); "chunked" is scan.chunked_scan;
 "auto" is the chunked matrix form: inside chunks of C steps h = Λ bu with the lower-triangular Toeplitz matrix
 Λ[t, s] = λ^(t-s) (one batched complex matmul per chunk length), then a scan over chunk ends with λ^C carries
-each chunk's state into the next (that scan is the same form again, so no Python loop runs over time). Powers are exp(k·log λ), never repeated products, and |λ| < 1 keeps them
-bounded. The scan runs in complex64 (complex128 for float64 input). Causal only.
+each chunk's state into the next (that scan is the same form again, so no Python loop runs over time). Powers are
+exp(k·log λ), never repeated products, and |λ| < 1 keeps them bounded. The scan runs in complex64 (complex128 for float64 input). Causal only.
 """
 from __future__ import annotations
 
