@@ -8,7 +8,7 @@ Usage:
 Accuracy is the mean test NDCG@10 over seeds (reports.accuracy.accuracy_summary, finished cells only). Time is the
 mean measured training-epoch time of those cells (the ``epoch_time`` rows, every epoch of every seed), so it is the
 cost on the machine that trained them. Memory is the model-level forward+backward peak of the profile stage at
-T = N for the same mixer (bench profile --level model), where the run profiled it; a mixer without such a row
+T = N for the same backbone and mixer (bench profile --level model), where the run profiled it; a mixer without one
 has no point on the memory panel. A mixer is Pareto-optimal on a panel when no other mixer of the same backbone and
 N is at least as accurate and at most as costly, and strictly better in one.
 """
@@ -37,13 +37,13 @@ def epoch_seconds(train: pd.DataFrame) -> pd.DataFrame:
 
 
 def profiled_peaks(profile: pd.DataFrame) -> pd.DataFrame:
-    """Usage: profiled_peaks(profile_rows) -> variant, T, peak_mib: the model-level fwd+bwd peak (the largest
-    where several cells measured one variant at one T)."""
-    if profile.empty or "level" not in profile:
-        return pd.DataFrame(columns=["attention", "max_len", "peak_mib"])
+    """Usage: profiled_peaks(profile_rows) -> model, attention, max_len, peak_mib: the model-level fwd+bwd peak of
+    that backbone (the largest where several cells measured one variant at one T)."""
+    if profile.empty or "level" not in profile or "model" not in profile:
+        return pd.DataFrame(columns=["model", "attention", "max_len", "peak_mib"])
     rows = profile[(profile["level"] == "model") & (profile["metric"] == "peak_memory") &
                    (profile["mode"] == "fwdbwd") & (profile.get("status", "ok") == "ok")]
-    peaks = rows.groupby(["variant", "T"], as_index=False)["value"].max()
+    peaks = rows.groupby(["model", "variant", "T"], as_index=False)["value"].max()
     return peaks.rename(columns={"variant": "attention", "T": "max_len", "value": "peak_mib"})
 
 
@@ -71,7 +71,7 @@ def frontier_points(train: pd.DataFrame, profile: pd.DataFrame, protocol: str = 
                                                                                     "std": "ndcg_std"})
     points = points[points["attention"] != "none"]  # the most-popular floor has no mixer and no epoch
     points = points.merge(epoch_seconds(train), on=PANEL_KEY + ["attention"], how="left")
-    points = points.merge(profiled_peaks(profile), on=["attention", "max_len"], how="left")
+    points = points.merge(profiled_peaks(profile), on=["model", "attention", "max_len"], how="left")
     for cost in COSTS:
         points[f"pareto_{cost}"] = False
         for _, panel in points.groupby(PANEL_KEY):

@@ -24,7 +24,8 @@ def rows(cells=CELLS) -> tuple[pd.DataFrame, pd.DataFrame]:
             train += [{**base, "split": "train", "metric": "epoch_time", "value": seconds + d} for d in (-1, 1)]
             train += [{**base, "split": "test", "metric": m, "value": ndcg} for m in ("hr@10", "ndcg@10", "mrr@10")]
         if peak is not None:
-            cell = {"bench": "profile", "level": "model", "mode": "fwdbwd", "variant": mixer, "status": "ok"}
+            cell = {"bench": "profile", "level": "model", "model": "sasrec", "mode": "fwdbwd", "variant": mixer,
+                    "status": "ok"}
             profile += [{**cell, "T": 20, "metric": "peak_memory", "value": peak},
                         {**cell, "T": 200, "metric": "peak_memory", "value": peak * 9},
                         {**cell, "T": 20, "metric": "time", "value": 1.0}]
@@ -56,6 +57,14 @@ def test_points_join_accuracy_time_and_memory():
     assert pd.isna(points.at["gru", "peak_mib"])
     assert sorted(points.index[points["pareto_epoch_seconds"]]) == ["gru", "linrec", "mamba"]
     assert sorted(points.index[points["pareto_peak_mib"]]) == ["mamba"]  # the most accurate and the smallest
+
+
+def test_memory_comes_from_the_same_backbone():
+    train, profile = rows()
+    other = train.assign(model="bert4rec", cell=train["cell"] + "-b4r")  # BERT4Rec trained, only SASRec profiled
+    points = frontier_points(pd.concat([train, other]), profile)
+    assert points.loc[points["model"] == "bert4rec", "peak_mib"].isna().all()
+    assert points.loc[points["model"] == "sasrec", "peak_mib"].notna().sum() == 4
 
 
 def test_points_without_profile_rows_have_only_time():
