@@ -31,8 +31,8 @@ FULL = replace(REFERENCE, max_len=200, hidden=128, heads=8, inner=512, lr=1e-3, 
 BERT4REC_QUICK = {"batch_size": 64, "lr": 5e-3, "epochs": 30, "patience": 5}
 BERT4REC_FULL = {"batch_size": 128, "epochs": 200, "patience": 10}
 QUICK_SEEDS, FULL_SEEDS = (0, 1), (0, 1, 2)
-# mamba's selective scan keeps expand·d·d_state numbers a token (4,096 at d=32 against d=32 for attention): on 2 CPU
-# cores a quick SASRec epoch with it takes many times dot's, so the quick profile trains the mixers on one seed
+# mamba's selective scan keeps expand·d·d_state numbers a token (2,048 at d=32, against d=32 for attention): on 2 CPU
+# cores a quick SASRec epoch with it takes several times dot's, so the quick profile trains the mixers on one seed
 QUICK_MIXER_SEEDS = (0,)
 
 SASREC_ATTENTIONS = ("dot", "sdpa", "linrec_official", "linrec", "linrec_causal", "linear_elu", "performer",
