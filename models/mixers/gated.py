@@ -4,6 +4,7 @@ Usage:
     o = recurrent_gated(q, k, v, log_gate, scale)          # the loop over t (path="naive")
     o = chunked_gated(q, k, v, log_gate, scale, chunk=32)  # the same numbers in chunks (path="auto")
     A = gated_matrix(q, k, log_gate, scale)                # (B, H, T, T): o = A @ v
+    class GLAMixer(GatedMixer): ...                        # forward, matrix and paths; the subclass gives heads_of
     q, k, v: (B, T, H, Dk | Dv); log_gate: (B, T, H, Dk) per key dim (GLA) or (B, T, H, 1) per head (RetNet)
 
 Per head the state S (Dk x Dv) follows S_t = diag(α_t) S_{t-1} + k_t v_tᵀ with α_t = exp(log_gate_t) in (0, 1],
@@ -21,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from .common import check_divides
+from .common import check_causal_call, check_divides, check_input, clear_padding
 from .registry import MixerInputError
 from .scan import chunked_scan
 
@@ -112,3 +113,42 @@ class GatedRMSNorm(nn.Module):
         normed = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight.to(o.dtype)
         gate = nn.functional.silu(g.to(o.dtype)).view(o.shape)  # (B, T, H, Dv)
         return (normed * gate).flatten(2).to(g.dtype)  # (B, T, H·Dv)
+
+
+class GatedMixer(nn.Module):
+    """Usage: subclass with ``name`` and ``heads_of(x) -> q, k, v, log_gate`` (and q/k/v/g/o projections, ``norm``,
+    ``scale``, ``chunk``, ``path``, ``hidden``): the forward, the matrix and the paths GLA and RetNet share."""
+
+    name = "gated"
+
+    def kernel_path(self, device="cpu") -> str:
+        """Usage: mixer.kernel_path("cuda") -> "chunked" | "naive": what runs there (the same on every device)."""
+        return "naive" if self.path == "naive" else "chunked"
+
+    def mix(self, q, k, v, log_gate) -> torch.Tensor:
+        """Usage: o = mixer.mix(q, k, v, log_gate) -> (B, T, H, Dv): the recurrence, by ``self.path``."""
+        if self.path == "naive":
+            return recurrent_gated(q, k, v, log_gate, self.scale)
+        return chunked_gated(q, k, v, log_gate, self.scale, self.chunk)
+
+    def checked(self, x: torch.Tensor, causal: bool, key_padding_mask) -> torch.Tensor:
+        """Usage: x = mixer.checked(x, causal, m): one-line errors for bad input, then padded rows cleared."""
+        check_input(self.name, x, self.hidden, key_padding_mask)
+        check_causal_call(self.name, causal)
+        return clear_padding(x, key_padding_mask)
+
+    def forward(self, x: torch.Tensor, *, causal: bool = True, key_padding_mask=None) -> torch.Tensor:
+        x = self.checked(x, causal, key_padding_mask)
+        o = self.mix(*self.heads_of(x))  # (B, T, H, Dv)
+        y = self.o_proj(self.norm(o, self.g_proj(x)))  # (B, T, hidden)
+        return clear_padding(y, key_padding_mask)
+
+    def matrix(self, x: torch.Tensor, causal: bool = True, key_padding_mask=None) -> torch.Tensor:
+        """Usage: mixer.matrix(x, causal=True, key_padding_mask=m) -> A (B, H, T, T) with o = A @ v per head (the
+        decayed, scaled q·k weights before the norm); padded queries are 0 rows, padded keys 0 columns."""
+        x = self.checked(x, causal, key_padding_mask)
+        q, k, _, log_gate = self.heads_of(x)
+        weights = gated_matrix(q, k, log_gate, self.scale)
+        if key_padding_mask is not None:
+            weights = weights.masked_fill(key_padding_mask[:, None, :, None] | key_padding_mask[:, None, None], 0)
+        return weights

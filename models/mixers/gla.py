@@ -21,14 +21,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import check_causal_call, check_divides, check_input, check_positive, clear_padding
-from .gated import GatedRMSNorm, check_expand, chunked_gated, compute_dtype, gated_matrix, recurrent_gated
+from .common import check_divides, check_positive
+from .gated import GatedMixer, GatedRMSNorm, check_expand, compute_dtype
 from .registry import MixerInputError, register_mixer
 
 
-class GLAMixer(nn.Module):
+class GLAMixer(GatedMixer):
     """Usage: GLAMixer(hidden=64, heads=2)(x, causal=True, key_padding_mask=m). ``path``: "auto" (chunked) or
     "naive" (the state loop); ``chunk``: the chunk length C of the chunked form."""
+
+    name = "gla"
 
     def __init__(self, hidden: int, heads: int = 2, expand_k: float = 0.5, expand_v: float = 1.0,
                  gate_low_rank: int = 16, gate_logit_normalizer: float = 16.0, norm_eps: float = 1e-5,
@@ -56,9 +58,6 @@ class GLAMixer(nn.Module):
         self.norm = GatedRMSNorm(self.head_v, norm_eps)
         self.o_proj = nn.Linear(value_dim, hidden, bias=False)
 
-    def kernel_path(self, device="cpu") -> str:
-        """Usage: mixer.kernel_path("cuda") -> "chunked" | "naive": what runs there (the same on every device)."""
-        return "naive" if self.path == "naive" else "chunked"
 
     def heads_of(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Usage: q, k, v, log_gate = mixer.heads_of(x): (B, T, H, Dk | Dv) each, in the compute dtype (float32 for
@@ -70,32 +69,6 @@ class GLAMixer(nn.Module):
         v = self.v_proj(x).view(B, T, self.heads, self.head_v).to(dtype)  # (B, T, H, Dv)
         log_gate = F.logsigmoid(self.gk_proj(x).to(dtype)).view(B, T, self.heads, self.head_k) / self.normalizer
         return q, k, v, log_gate
-
-    def mix(self, q, k, v, log_gate) -> torch.Tensor:
-        """Usage: o = mixer.mix(q, k, v, log_gate) -> (B, T, H, Dv): the recurrence, by ``self.path``."""
-        if self.path == "naive":
-            return recurrent_gated(q, k, v, log_gate, self.scale)
-        return chunked_gated(q, k, v, log_gate, self.scale, self.chunk)
-
-    def forward(self, x: torch.Tensor, *, causal: bool = True, key_padding_mask=None) -> torch.Tensor:
-        check_input("gla", x, self.hidden, key_padding_mask)
-        check_causal_call("gla", causal)
-        x = clear_padding(x, key_padding_mask)
-        o = self.mix(*self.heads_of(x))  # (B, T, H, Dv)
-        y = self.o_proj(self.norm(o, self.g_proj(x)))  # (B, T, hidden)
-        return clear_padding(y, key_padding_mask)
-
-    def matrix(self, x: torch.Tensor, causal: bool = True, key_padding_mask=None) -> torch.Tensor:
-        """Usage: mixer.matrix(x, causal=True, key_padding_mask=m) -> A (B, H, T, T) with o = A @ v per head (the
-        decayed, scaled q·k weights before the norm); padded queries are 0 rows, padded keys 0 columns."""
-        check_input("gla", x, self.hidden, key_padding_mask)
-        check_causal_call("gla", causal)
-        x = clear_padding(x, key_padding_mask)
-        q, k, _, log_gate = self.heads_of(x)
-        weights = gated_matrix(q, k, log_gate, self.scale)
-        if key_padding_mask is not None:
-            weights = weights.masked_fill(key_padding_mask[:, None, :, None] | key_padding_mask[:, None, None], 0)
-        return weights
 
 
 register_mixer("gla", GLAMixer, family="gated linear attention", causal=True, bidirectional=False,

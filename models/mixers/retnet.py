@@ -22,8 +22,8 @@ import math
 import torch
 from torch import nn
 
-from .common import check_causal_call, check_divides, check_input, check_positive, clear_padding
-from .gated import GatedRMSNorm, check_expand, chunked_gated, compute_dtype, gated_matrix, recurrent_gated
+from .common import check_divides, check_positive
+from .gated import GatedMixer, GatedRMSNorm, check_expand, compute_dtype
 from .registry import MixerInputError, register_mixer
 
 ROPE_BASE = 10000.0
@@ -45,9 +45,11 @@ def rotary(x: torch.Tensor, base: float = ROPE_BASE) -> torch.Tensor:
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
 
 
-class RetNetMixer(nn.Module):
+class RetNetMixer(GatedMixer):
     """Usage: RetNetMixer(hidden=64, heads=2)(x, causal=True, key_padding_mask=m). ``path``: "auto" (chunked) or
     "naive" (the state loop); ``chunk``: the chunk length C of the chunked form."""
+
+    name = "retnet"
 
     def __init__(self, hidden: int, heads: int = 2, expand_k: float = 1.0, expand_v: float = 2.0,
                  norm_eps: float = 1e-5, chunk: int = 64, path: str = "auto"):
@@ -73,9 +75,6 @@ class RetNetMixer(nn.Module):
         self.norm = GatedRMSNorm(self.head_v, norm_eps)
         self.o_proj = nn.Linear(value_dim, hidden, bias=False)
 
-    def kernel_path(self, device="cpu") -> str:
-        """Usage: mixer.kernel_path("cuda") -> "chunked" | "naive": what runs there (the same on every device)."""
-        return "naive" if self.path == "naive" else "chunked"
 
     def heads_of(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Usage: q, k, v, log_gate = mixer.heads_of(x): q, k rotated (B, T, H, Dk), v (B, T, H, Dv), log γ
@@ -87,32 +86,6 @@ class RetNetMixer(nn.Module):
         v = self.v_proj(x).view(B, T, self.heads, self.head_v).to(dtype)  # (B, T, H, Dv)
         log_gate = decay_logs(self.heads, dtype, x.device).view(1, 1, self.heads, 1)
         return q, k, v, log_gate
-
-    def mix(self, q, k, v, log_gate) -> torch.Tensor:
-        """Usage: o = mixer.mix(q, k, v, log_gate) -> (B, T, H, Dv): the retention, by ``self.path``."""
-        if self.path == "naive":
-            return recurrent_gated(q, k, v, log_gate, self.scale)
-        return chunked_gated(q, k, v, log_gate, self.scale, self.chunk)
-
-    def forward(self, x: torch.Tensor, *, causal: bool = True, key_padding_mask=None) -> torch.Tensor:
-        check_input("retnet", x, self.hidden, key_padding_mask)
-        check_causal_call("retnet", causal)
-        x = clear_padding(x, key_padding_mask)
-        o = self.mix(*self.heads_of(x))  # (B, T, H, Dv)
-        y = self.o_proj(self.norm(o, self.g_proj(x)))  # (B, T, hidden)
-        return clear_padding(y, key_padding_mask)
-
-    def matrix(self, x: torch.Tensor, causal: bool = True, key_padding_mask=None) -> torch.Tensor:
-        """Usage: mixer.matrix(x, causal=True, key_padding_mask=m) -> A (B, H, T, T) with o = A @ v per head,
-        A[t, s] = Dk^-0.5 γ^(t-s) q_t·k_s for s <= t; padded queries are 0 rows, padded keys 0 columns."""
-        check_input("retnet", x, self.hidden, key_padding_mask)
-        check_causal_call("retnet", causal)
-        x = clear_padding(x, key_padding_mask)
-        q, k, _, log_gate = self.heads_of(x)
-        weights = gated_matrix(q, k, log_gate, self.scale)
-        if key_padding_mask is not None:
-            weights = weights.masked_fill(key_padding_mask[:, None, :, None] | key_padding_mask[:, None, None], 0)
-        return weights
 
 
 register_mixer("retnet", RetNetMixer, family="retention", causal=True, bidirectional=False,
