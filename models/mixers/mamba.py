@@ -50,12 +50,14 @@ def selective_scan_naive(u, delta, A, B, C, D):
     return torch.stack(out, dim=1) + D * u
 
 
-def selective_scan_chunked(u, delta, A, B, C, D):
-    """Usage: selective_scan_chunked(u, delta, A, B, C, D) -> y, as selective_scan_naive, by a chunked scan."""
-    decay = torch.exp(delta[..., None] * A)  # (B, T, E, N)
-    drive = (delta * u)[..., None] * B[:, :, None, :]  # (B, T, E, N)
-    h = chunked_scan(decay, drive)
-    return torch.einsum("bten,btn->bte", h, C) + D * u
+def materialised_scan(scan):
+    """Usage: materialised_scan(chunked_scan) -> a selective scan (u, delta, A, B, C, D) -> y that materialises
+    exp(ΔA) and ΔBu, (B, T, E, N), and runs ``scan`` over them."""
+    def selective_scan(u, delta, A, B, C, D):
+        decay = torch.exp(delta[..., None] * A)  # (B, T, E, N)
+        drive = (delta * u)[..., None] * B[:, :, None, :]  # (B, T, E, N)
+        return torch.einsum("bten,btn->bte", scan(decay, drive), C) + D * u
+    return selective_scan
 
 
 def mamba_ssm_scan():
@@ -74,17 +76,10 @@ def selective_scan_cuda(u, delta, A, B, C, D):
     return y.transpose(1, 2)
 
 
-def selective_scan_loop(u, delta, A, B, C, D):
-    """Usage: selective_scan_loop(u, delta, A, B, C, D) -> y, as selective_scan_naive, by scan.loop_scan over the
-    materialised exp(ΔA) and ΔBu."""
-    decay = torch.exp(delta[..., None] * A)  # (B, T, E, N)
-    drive = (delta * u)[..., None] * B[:, :, None, :]  # (B, T, E, N)
-    h = loop_scan(decay, drive)
-    return torch.einsum("bten,btn->bte", h, C) + D * u
 
 
-SCANS = {"naive": selective_scan_naive, "chunked": selective_scan_chunked, "loop": selective_scan_loop,
-         "mamba-ssm": selective_scan_cuda}
+SCANS = {"naive": selective_scan_naive, "chunked": materialised_scan(chunked_scan),
+         "loop": materialised_scan(loop_scan), "mamba-ssm": selective_scan_cuda}
 
 
 def dt_bias_init(channels: int, generator: torch.Generator | None = None) -> torch.Tensor:
