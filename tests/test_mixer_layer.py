@@ -45,6 +45,16 @@ def test_reference_cells_keep_their_ids():
     assert [config.cell_id("ml-100k-5core") for _, config in GRIDS["reference-ml100k"]()] == REFERENCE_IDS
 
 
+def test_mixer_reference_shares_the_dot_and_linrec_cells_of_the_attention_reference():
+    """Its dot and linrec cells carry the attention reference's ids (the same settings); every family is in it."""
+    cells = [config for _, config in GRIDS["reference-mixers-ml100k"]()]
+    ids = [config.cell_id("ml-100k-5core") for config in cells]
+    assert len(set(ids)) == len(ids) == 8 * 4
+    assert {i for i in ids if "-dot-" in i or "-linrec-" in i} <= set(REFERENCE_IDS)
+    assert {config.attention for config in cells} == {"dot", "linrec", "mamba", "lru", "gla", "retnet", "hstu", "gru"}
+    assert sorted({(c.max_len, c.seed) for c in cells}) == [(50, 0), (50, 1), (50, 2), (200, 0)]
+
+
 def fingerprint(model_name: str, **names) -> tuple[float, str]:
     torch.manual_seed(0)
     model = build_model(model_name, num_items=30, max_len=8, hidden=16, heads=2, inner=32, layers=2, seed=0, **names)

@@ -59,6 +59,15 @@ def reference_ml100k() -> list[tuple[dict, TrainConfig]]:
     return [(ML100K_5CORE, config) for config in first + floors + more_seeds + long]
 
 
+def reference_mixers_ml100k() -> list[tuple[dict, TrainConfig]]:
+    """SASRec's frame with each token mixer beyond attention beside dot and linrec, at the reference setting: every
+    variant on seed 0 at N=50, then seeds 1 and 2, then N=200 on seed 0 (the slowest cells last)."""
+    variants = ("dot", "linrec", *SASREC_MIXERS)
+    short = [replace(REFERENCE, attention=v, max_len=50, seed=s) for s in (0, 1, 2) for v in variants]
+    long = [replace(REFERENCE, attention=v, max_len=200, seed=0) for v in variants]
+    return [(ML100K_5CORE, config) for config in short + long]
+
+
 def accuracy(base: TrainConfig, data: dict, seeds, bert4rec: dict, mixer_seeds=None) -> list[tuple[dict, TrainConfig]]:
     """SASRec and BERT4Rec (``base`` with the ``bert4rec`` overrides) with every attention, then every token mixer
     beyond attention for ``mixer_seeds`` (default ``seeds``), seed after seed (a grid cut short still has every
@@ -116,4 +125,4 @@ def smoke() -> list[tuple[dict, TrainConfig]]:
     return [(SMOKE_DATA, config) for config in [*cells, replace(SMOKE, model="pop")]]
 
 
-GRIDS = {"reference-ml100k": reference_ml100k, "smoke": smoke, **RUN_ALL_GRIDS}
+GRIDS = {"reference-ml100k": reference_ml100k, "reference-mixers-ml100k": reference_mixers_ml100k, "smoke": smoke, **RUN_ALL_GRIDS}
