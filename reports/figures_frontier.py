@@ -6,8 +6,9 @@ Usage:
     figure, caption = frontier_figure(points)                            # a row of panels per backbone x N
 
 Accuracy is the mean test NDCG@10 over seeds (reports.accuracy.accuracy_summary, finished cells only). Time is the
-mean measured training-epoch time of those cells (the ``epoch_time`` rows, every epoch of every seed), so it is the
-cost on the machine that trained them. Memory is the model-level forward+backward peak of the profile stage at
+median measured training-epoch time of those cells (the ``epoch_time`` rows, every epoch of every seed), so it is the
+cost on the machine that trained them; the median, because an epoch that shared the machine with other work (the
+rows' ``others_cpu``) must not move it. Memory is the model-level forward+backward peak of the profile stage at
 T = N for the same backbone and mixer (bench profile --level model), where the run profiled it; a mixer without one
 has no point on the memory panel. A mixer is Pareto-optimal on a panel when no other mixer of the same backbone and
 N is at least as accurate and at most as costly, and strictly better in one.
@@ -29,10 +30,10 @@ COSTS = {"epoch_seconds": "seconds per training epoch", "peak_mib": "peak memory
 
 
 def epoch_seconds(train: pd.DataFrame) -> pd.DataFrame:
-    """Usage: epoch_seconds(train_rows) -> model, dataset, max_len, attention, epoch_seconds (mean over every
+    """Usage: epoch_seconds(train_rows) -> model, dataset, max_len, attention, epoch_seconds (median over every
     epoch of every finished cell)."""
     rows = train[(train["metric"] == "epoch_time") & train["cell"].isin(finished_cell_ids(train))]
-    return rows.groupby(PANEL_KEY + ["attention"], as_index=False)["value"].mean().rename(
+    return rows.groupby(PANEL_KEY + ["attention"], as_index=False)["value"].median().rename(
         columns={"value": "epoch_seconds"})
 
 
@@ -115,7 +116,7 @@ def frontier_figure(points: pd.DataFrame) -> tuple[plt.Figure, str]:
     optimal = "; ".join(f"{k[0]} N={whole(k[2])}: {', '.join(p.loc[p['pareto_epoch_seconds'], 'attention'])}"
                         for k, p in points.groupby(PANEL_KEY))
     caption = (f"Accuracy against cost: test {METRIC.upper()} (mean over seeds; seeds per point: "
-               f"{', '.join(map(str, seeds))}; error bars the std where more than one) against the measured mean "
+               f"{', '.join(map(str, seeds))}; error bars the std where more than one) against the measured median "
                f"seconds per training epoch" + (" and the model-level forward+backward peak memory profiled at "
                                                 "T = N" if "peak_mib" in costs else "") +
                f". Outlined points marked * are Pareto-optimal: no other mixer of the panel is at least as "
