@@ -35,9 +35,14 @@ from .train.grid import add_train_cell_command, add_train_grid_command
 from .train.summary import add_train_summary_command
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:
     """Usage: build_parser().parse_args(["list"]) -> every command's parser, each with help for every option."""
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                                     epilog="linrec-bench also has: report RUN... (python -m reports build)"
+                                     if prog == "linrec-bench" else None)
+    parser.add_argument("--plugin", metavar="MODULE", action="append",
+                        help="import a plug-in module that registers attentions or mixers first; anywhere on the "
+                             "line, repeatable; child processes load it too (models/plugins.py)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_list_command(commands)
     add_microbench_command(commands)
@@ -55,12 +60,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def plugin_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Usage: plugin_arguments(["train", "--plugin", "pkg.mod", "--attention", "mine"]) -> (["pkg.mod"],
+    ["train", "--attention", "mine"]): ``--plugin MODULE`` (or ``--plugin=MODULE``) anywhere on the line, taken
+    out before the commands parse theirs, so every command accepts it."""
+    modules, rest, items = [], [], iter(argv)
+    for item in items:
+        if item == "--plugin":
+            module = next(items, None)
+            if module is None or module.startswith("-"):
+                raise ValueError("--plugin needs a module name (for example --plugin my_package.attention)")
+            modules.append(module)
+        elif item.startswith("--plugin="):
+            modules.append(item.split("=", 1)[1])
+        else:
+            rest.append(item)
+    return modules, rest
+
+
+def main(argv=None, prog: str = "python -m bench") -> int:
     """Usage: main(["profile", "--attention", "linrec", "--lengths", "512"]) -> the command's exit status; bad
-    input is one line on stderr and status 2, Ctrl-C status 130."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    environment.COMMAND_LINE[:] = sys.argv[1:] if argv is None else list(argv)  # env.json: how a run was made
+    input is one line on stderr and status 2, Ctrl-C status 130. Plug-ins (entry points, $LINREC_BENCH_PLUGINS,
+    ``--plugin MODULE`` anywhere on the line) are loaded first: models/plugins.py."""
+    from models.plugins import load_plugins
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        modules, rest = plugin_arguments(argv)
+        load_plugins(modules)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    parser = build_parser(prog)
+    args = parser.parse_args(rest)
+    environment.COMMAND_LINE[:] = argv  # env.json: how a run was made
     try:
         return args.run(args)
     except (ValueError, OSError) as err:  # bad input: one line, no traceback

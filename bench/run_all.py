@@ -25,14 +25,14 @@ from pathlib import Path
 from .cli import add_device_argument
 from .processes import run_module
 from .train.grid import EXECUTOR_OPTIONS, add_executor_arguments
-from .train.grids import (BERT4REC_FULL, BERT4REC_QUICK, FULL, FULL_DATA, FULL_SEEDS, QUICK, QUICK_DATA, QUICK_MIXER_SEEDS,
-                          QUICK_SEEDS, SASREC_MIXERS)
+from .train.grids import (BERT4REC_FULL, BERT4REC_QUICK, FULL, FULL_DATA, FULL_SEEDS, QUICK, QUICK_ABLATION_SEEDS,
+                          QUICK_DATA, QUICK_MIXER_SEEDS, QUICK_SEEDS, SASREC_MIXERS)
 
 STAGES = ("data", "accuracy", "sensitivity", "ablation", "profile", "heatmaps", "report")
 TRAINING = ("accuracy", "sensitivity", "ablation")  # the stages that train a grid of cells
 SCALES = {  # what each profile trains: its base cell, data, BERT4Rec's overrides, seeds
     "quick": {"base": QUICK, "data": QUICK_DATA, "bert4rec": BERT4REC_QUICK, "seeds": QUICK_SEEDS,
-              "mixer_seeds": QUICK_MIXER_SEEDS},
+              "mixer_seeds": QUICK_MIXER_SEEDS, "ablation_seeds": QUICK_ABLATION_SEEDS},
     "full": {"base": FULL, "data": FULL_DATA, "bert4rec": BERT4REC_FULL, "seeds": FULL_SEEDS},
 }
 QUICK_ITEMS = 1349  # items in QUICK_DATA (ML-100K 5-core, each user's 40 most recent): the model-level item count
@@ -43,8 +43,8 @@ QUICK_ITEMS = 1349  # items in QUICK_DATA (ML-100K 5-core, each user's 40 most r
 PROFILE_SWEEPS = {
     "quick": [
         {"attention": ["dot", "sdpa", "linrec_official", "linrec", "linear_elu", "performer", "efficient"],
-         "lengths": [64, 256, 1024, 2048], "tokens": 4096, "mode": ["fwd", "fwdbwd", "infer"], "repeats": 5,
-         "max_seconds": 5},
+         "lengths": [64, 256, 1024, 2048], "tokens": 4096, "mode": ["fwdbwd", "infer"], "repeats": 5,
+         "max_seconds": 5},  # quick: no "fwd" (training's cost is fwdbwd, serving's infer), to keep 20 minutes
         {"attention": ["dot", "sdpa", "linrec_causal", "linear_elu"], "causal": "on", "lengths": [64, 256, 1024, 2048],
          "tokens": 4096, "mode": ["fwdbwd"], "repeats": 5, "max_seconds": 5},
         {"level": "model", "attention": ["dot", "sdpa", "linrec", *SASREC_MIXERS],
@@ -91,14 +91,21 @@ def scale_note(profile: str) -> str:
     what = (f"{scale['data']['name'].upper()} {data['user_k']}-core cut to each user's "
             f"{data['max_history']} most recent interactions, N={base.max_len}, d={base.hidden}, {base.heads} heads, "
             f"{base.layers} layer{'s' * (base.layers > 1)}, up to {base.epochs} epochs with patience {base.patience} "
-            f"(BERT4Rec: batch {bert['batch_size']}, up to {bert['epochs']} epochs), {len(scale['seeds'])} seeds "
-            f"({len(scale.get('mixer_seeds', scale['seeds']))} for the token mixers beyond attention); "
-            f"profiling up to T={longest}")
+            f"(BERT4Rec: batch {bert['batch_size']}, up to {bert['epochs']} epochs), {len(scale['seeds'])} seeds"
+            f"{fewer_seeds(scale)}; profiling up to T={longest}")
     if profile == "quick":
         return (f"Quick profile: {what}. It shows the shape of each comparison in about 20 minutes on 2 CPU cores; "
                 f"it does not reproduce the paper's numbers (use --full on a GPU).")
     dtypes = sorted({d for sweep in PROFILE_SWEEPS[profile] for d in sweep.get("dtype", ["float32"])}, reverse=True)
     return f"Full profile: {what} in {' and '.join(dtypes)}."
+
+
+def fewer_seeds(scale: dict) -> str:
+    """Usage: fewer_seeds(SCALES["quick"]) -> " (1 for the ablation)": the stages that train on fewer seeds."""
+    fewer = [f"{len(scale[key])} for {what}" for key, what in (("mixer_seeds", "the token mixers beyond attention"),
+                                                              ("ablation_seeds", "the ablation"))
+             if len(scale.get(key, scale["seeds"])) != len(scale["seeds"])]
+    return f" ({', '.join(fewer)})" if fewer else ""
 
 
 def default_profile() -> str:

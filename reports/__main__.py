@@ -13,10 +13,13 @@ from pathlib import Path
 from .build import NothingToReport, build_report
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports", description=__doc__.split("\n\n")[0])
+def main(argv=None, prog: str = "python -m reports") -> int:
+    """Usage: main(["build", "results/run", "--out", "out"]) -> exit status. ``prog``: the name help shows
+    (``linrec-bench report`` calls it with the build command already chosen)."""
+    parser = argparse.ArgumentParser(prog=prog.removesuffix(" report"), description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    build = commands.add_parser("build", help="an HTML report (figures PNG/SVG, tables CSV/LaTeX beside it)")
+    build = commands.add_parser("build", help="an HTML report (figures PNG/SVG, tables CSV/LaTeX beside it)",
+                                prog=prog if prog.endswith(" report") else None)
     build.add_argument("runs", nargs="+", type=Path, help="results/<run> folders to read")
     build.add_argument("--out", type=Path, default=Path("reports/out"), help="output folder (default reports/out)")
     build.add_argument("--title", default="LinRec-Bench report")

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from conftest import make_mask
+from models.attention import kernel_ran
 from models.attention import linrec_kernels as kernels
 from models.attention.linrec import linrec_attention
 from models.attention.linrec_causal import linrec_causal
@@ -167,6 +168,7 @@ def test_past_the_recompile_limit_the_kernels_say_they_run_eager(fresh_kernels, 
             later = [kernels.features(torch.randn(*shape), None, EPS) for shape in shapes[1:]]
     path = kernels.kernel_path()
     assert path.startswith("eager: ") and "ecompile" in path, f"still {path!r} past the recompile limit"
-    assert kernels.kernel_ran("linrec", "cpu") == path and kernels.kernel_ran("dot", "cpu") is None
+    assert kernel_ran("linrec", "cpu") == path and kernel_ran("linrec_causal", "cpu") == path  # their specs' probe
+    assert kernel_ran("dot", "cpu") is None and kernel_ran("linrec_triton", "cpu") == "triton-interpreter"
     assert [got[0].shape[0] for got in (first, *later)] == [1, 3, 2]  # the eager fallback still computed them
     torch._dynamo.reset()

@@ -92,6 +92,9 @@ def test_sweeps_are_options_and_the_scale_note_follows_the_grids():
     note = run_all.scale_note("quick")
     assert note.startswith("Quick profile: ML-100K 5-core") and f"N={grids.QUICK.max_len}," in note
     assert f"{len(grids.QUICK_SEEDS)} seeds" in note and "up to T=2048" in note
+    assert f"{len(grids.QUICK_ABLATION_SEEDS)} for the ablation" in note
+    assert len({c.seed for _, c in grids.GRIDS["quick-ablation"]()}) == len(grids.QUICK_ABLATION_SEEDS)
+    assert "for the ablation" not in run_all.scale_note("full")  # every stage trains on the same seeds there
     assert run_all.stage_commands("data", "quick", None, None) == [
         ["bench", "data", "--dataset", "ml-100k", "--user-k", "5", "--item-k", "5", "--max-history", "40"]]
 

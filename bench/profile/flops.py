@@ -6,10 +6,11 @@ Usage:
     attention_min_bytes("linrec", "fwdbwd", B=64, T=512, H=8, D=16, dtype="bfloat16")
     cell_counts(cell) -> {"flops": ..., "min_bytes": ...}   # what a profiling row records beside its time
 
-Counting: a matmul of (m x k) by (k x n) is 2mkn FLOPs. Softmax family (every variant the registry calls exact)
-forward 4·B·H·T²·D (causal: half, the useful work); linear family (a D-dimensional feature map and a D x D state:
-LinRec and its ablations, linear_elu, efficient) 4·B·H·T·D²; cosformer, performer and linformer by their own
-formulas below. Minimal bytes: the forward reads q, k, v and writes out, 4·B·H·T·D·s; fwd+bwd also reads q, k, v,
+Counting: a matmul of (m x k) by (k x n) is 2mkn FLOPs. Each variant's spec names its formula (``flops``):
+softmax (the default of every variant the registry calls exact) forward 4·B·H·T²·D (causal: half, the useful
+work); linear (a D-dimensional feature map and a D x D state: LinRec and its ablations, linear_elu, efficient)
+4·B·H·T·D²; cosformer, performer and linformer by their own formulas below. A non-exact variant that names none (a
+plug-in's) has unknown FLOPs: None, so no roofline floor is drawn for it. Minimal bytes: the forward reads q, k, v and writes out, 4·B·H·T·D·s; fwd+bwd also reads q, k, v,
 out, dout and writes dq, dk, dv, 12·B·H·T·D·s in all. Defaults (performer's feature count, linformer's projection)
 are the registered variants' own.
 """
@@ -23,7 +24,6 @@ from models.attention.linformer import Linformer
 from models.attention.performer import Performer
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
-OWN_FORMULA = ("cosformer", "performer", "linformer")
 # fwd+bwd as a multiple of fwd: backward is 2x forward for matmuls; fused softmax kernels also recompute the scores
 # in backward (FlashAttention-2 counts backward as 2.5x forward).
 MODE_FACTOR = {"fwd": 1.0, "infer": 1.0, "fwdbwd": 3.0}
@@ -38,13 +38,11 @@ def check_dtype(dtype: str) -> str:
     return name
 
 
-def family(variant: str) -> str:
-    """Usage: family("sdpa_flash") -> "softmax". From the registry (an unknown name raises, listing the valid
-    ones): exact variants are softmax; cosformer, performer and linformer are their own; every other variant is
-    linear (a D-dimensional feature map and a D x D state)."""
-    if get_spec(variant).exact:
-        return "softmax"
-    return variant if variant in OWN_FORMULA else "linear"
+def family(variant: str) -> str | None:
+    """Usage: family("sdpa_flash") -> "softmax": the FLOP formula its spec names (an unknown name raises, listing
+    the valid ones); an exact variant that names none counts as softmax, any other as None: unknown FLOPs."""
+    spec = get_spec(variant)
+    return spec.flops or ("softmax" if spec.exact else None)
 
 
 @functools.lru_cache(maxsize=None)
@@ -79,9 +77,13 @@ def _mode_factor(kind: str, mode: str) -> float:
 
 
 def attention_flops(variant: str, mode: str, B: int, T: int, H: int, D: int, causal: bool = False,
-                    options: dict | None = None) -> float:
-    """Usage: attention_flops("performer", "fwdbwd", 64, 1024, 8, 16, options={"num_features": 64}) -> FLOPs."""
+                    options: dict | None = None) -> float | None:
+    """Usage: attention_flops("performer", "fwdbwd", 64, 1024, 8, 16, options={"num_features": 64}) -> FLOPs;
+    None where its spec names no formula (a plug-in's, say): unknown, never guessed."""
     kind = family(variant)
+    if kind is None:
+        _mode_factor("linear", mode)  # the mode is checked all the same
+        return None
     return _forward_flops(kind, B, T, H, D, bool(causal), options or {}) * _mode_factor(kind, mode)
 
 
@@ -89,7 +91,7 @@ def attention_min_bytes(variant: str, mode: str, B: int, T: int, H: int, D: int,
                         options: dict | None = None) -> float:
     """Usage: attention_min_bytes("dot", "fwd", 64, 1024, 8, 16, "bfloat16") -> bytes that must cross memory.
     The same for every variant (inputs and outputs only); the variant is checked so unknown names fail alike."""
-    _mode_factor(family(variant), mode)  # validates both names
+    _mode_factor(family(variant) or "linear", mode)  # validates both names
     tensors = 12 if mode == "fwdbwd" else 4
     return float(tensors * B * H * T * D * DTYPE_BYTES[check_dtype(dtype)])
 

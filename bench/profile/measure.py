@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from models.attention import AttentionUnavailable, AttentionUnsupported
-from models.attention.linrec_kernels import kernel_ran
+from models.attention import AttentionUnavailable, AttentionUnsupported, kernel_ran
+from models.plugins import load_plugins
 
 from ..environment import device_name
 from ..processes import die_with_parent, run_module
@@ -192,6 +192,7 @@ def run_child(kind: str, cell: ProfileCell, options: MeasureOptions) -> dict:
 def _child_main(kind: str, cell_json: str, options_json: str) -> None:
     """Entry point of a measuring subprocess: apply threads and the memory cap, measure, print one JSON line."""
     die_with_parent()
+    load_plugins()  # the parent's plug-ins, named in its environment, so a plug-in variant is measured here too
     cell, options = ProfileCell.from_json(cell_json), MeasureOptions(**json.loads(options_json))
     if options.threads:
         torch.set_num_threads(options.threads)

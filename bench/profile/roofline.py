@@ -74,7 +74,7 @@ def _recorded(row: pd.Series, column: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) and np.isfinite(value) else None
 
 
-def _counts(row: pd.Series) -> tuple[float, float]:
+def _counts(row: pd.Series) -> tuple[float | None, float]:
     """(FLOPs, minimal bytes) of a time row: as recorded by the profiler, else counted from the row's settings."""
     flops, min_bytes = _recorded(row, "flops"), _recorded(row, "min_bytes")
     if flops is not None and min_bytes is not None:
@@ -94,6 +94,8 @@ def _floor(row: pd.Series) -> dict:
         out["flops"], out["bytes"] = _counts(row)
     except ValueError as err:
         return {**out, "note": str(err)}
+    if out["flops"] is None:
+        return {**out, "flops": np.nan, "note": f"{row['variant']}: unknown FLOPs (its spec names no formula)"}
     if _match(row["device_name"]) is None:
         return {**out, "note": f"unknown device {row['device_name']!r}: add it to bench/profile/roofline.py PEAKS"}
     peaks = device_peaks(row["device_name"], row["dtype"])

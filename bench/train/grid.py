@@ -5,13 +5,15 @@ Usage:
     python -m bench train-grid smoke                                          # serial, in this process
     python -m bench train-grid smoke --executor local --workers 2 [--gpus 0 1]
     python -m bench train-grid full-accuracy --executor submitit --partition gpu --timeout-min 240 --max-parallel 8
-    python -m bench train-cell smoke CELL --run-dir results/smoke             # one cell (what workers run)
+    python -m bench train-grid my-sweep.toml                                  # a sweep file (sweeps.py)
+    python -m bench train-cell CELL --run-dir results/smoke                   # one planned cell (what workers run)
     python -m bench train-grid quick-ablation --reuse-from results/run/accuracy   # copy identical finished cells
 
 Every executor runs a cell the same way (cli.run_cell: claimed first, skipped when finished, resumed after its last
 finished epoch, numbers independent of who runs it); a re-run of the command runs only what is unfinished. A cell
 that fails leaves a row ``bench: train_failure`` with its reason (reports read only ``bench: train`` rows) and is
-retried by the next run. The grid's plan (its cell ids) goes to plan.json, which ``python -m bench status`` reads.
+retried by the next run. The grid's plan goes to plan.json before any cell starts: its cell ids, which ``python -m
+bench status`` reads, and each cell's full settings, which workers run their cell from.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from ..environment import environment, select_device
 from ..processes import die_with_parent, start_module
 from ..results import write_json
 from ..runs.status import describe
-from .cells import load_grid, record_failure, train_one
+from .cells import grid_cells, grid_label, load_cells, plan_record, record_failure, train_one
 from .cli import claim_run_dir, run_cell
 from .grids import GRIDS
 from .log import check_same_data, finished_cells
@@ -39,8 +41,10 @@ EXECUTORS = ("serial", "local", "submitit")
 def add_train_grid_command(commands) -> None:
     cmd = commands.add_parser("train-grid", help="train a named grid of cells into one results folder (resumable)",
                               description=__doc__.split("\n\n")[0])
-    cmd.add_argument("grid", choices=list(GRIDS), help="the grid (bench/train/grids.py)")
-    cmd.add_argument("--run-dir", type=Path, default=None, help="results folder (default: results/<grid>)")
+    cmd.add_argument("grid", help=f"a named grid ({', '.join(GRIDS)}) or a sweep file (.toml: "
+                                  f"bench/train/sweeps.py; bench/sweeps/ holds the shipped ones)")
+    cmd.add_argument("--run-dir", type=Path, default=None,
+                     help="results folder (default: results/<grid>, a sweep file's name without .toml)")
     cmd.add_argument("--data-dir", type=Path, default=None, help="data cache folder")
     cmd.add_argument("--limit", type=positive_int, default=None, help="run at most this many unfinished cells")
     cmd.add_argument("--reuse-from", type=Path, nargs="+", default=[], metavar="DIR",
@@ -75,9 +79,11 @@ def run_train_grid(args) -> int:
     for source in args.reuse_from:
         if not (source / "rows.jsonl").is_file():
             raise FileNotFoundError(f"--reuse-from {source}: no rows.jsonl (not a results run folder)")
-    run_dir = claim_run_dir(args.run_dir or Path("results") / args.grid)
-    cells = load_grid(args.grid, args.data_dir, device)
-    write_json(run_dir / "plan.json", {"grid": args.grid, "device": device, "cells": [c[3] for c in cells]})
+    specs = grid_cells(args.grid)  # a bad grid name or sweep file is one line before any folder is made
+    run_dir = claim_run_dir(args.run_dir or Path("results") / grid_label(args.grid))
+    cells = load_cells(specs, args.data_dir, device)
+    write_json(run_dir / "plan.json", {"grid": args.grid, "device": device, "cells": [c[3] for c in cells],
+                                       "settings": plan_record(cells)})  # what workers run: the cells as planned
     done = finished_cells(run_dir)
     for data in {id(c[2]): c[2] for c in cells}.values():  # a finished cell on changed data is not skipped
         check_same_data(run_dir, [c[3] for c in cells if c[2] is data and c[3] in done], data.content_sha256())
@@ -137,7 +143,7 @@ def cell_arguments(args, run_dir: Path, cell: str, threads: int | None) -> list[
     extra = ["--data-dir", str(args.data_dir)] if args.data_dir else []
     extra += ["--threads", str(threads)] if threads else []
     device = "cuda" if args.gpus else args.device  # a worker sees its one GPU as cuda:0
-    return ["train-cell", args.grid, cell, "--run-dir", str(run_dir), "--device", device, *extra]
+    return ["train-cell", cell, "--run-dir", str(run_dir), "--device", device, *extra]
 
 
 def run_pool(args, run_dir: Path, todo: list[str]) -> int:
@@ -169,9 +175,9 @@ def run_pool(args, run_dir: Path, todo: list[str]) -> int:
 
 
 def add_train_cell_command(commands) -> None:
-    cmd = commands.add_parser("train-cell", help="train one cell of a named grid (what pool and SLURM workers run)")
-    cmd.add_argument("grid", choices=list(GRIDS), help="the grid the cell belongs to")
-    cmd.add_argument("cell", help="the cell id (plan.json lists a grid's)")
+    cmd = commands.add_parser("train-cell", help="train one planned cell of a grid's run folder (what pool and "
+                                                 "SLURM workers run)")
+    cmd.add_argument("cell", help="the cell id (plan.json lists a grid's, with the settings the cell runs with)")
     cmd.add_argument("--run-dir", type=Path, required=True, help="the grid's run folder")
     cmd.add_argument("--data-dir", type=Path, default=None, help="data cache folder")
     cmd.add_argument("--threads", type=positive_int, default=None, help="CPU threads")
@@ -182,4 +188,4 @@ def add_train_cell_command(commands) -> None:
 def run_train_cell(args) -> int:
     """One cell, by id; a failure is a train_failure row and exit status 1."""
     die_with_parent()
-    return train_one(args.grid, args.cell, args.run_dir, args.data_dir, args.device, args.threads)
+    return train_one(args.cell, args.run_dir, args.data_dir, args.device, args.threads)

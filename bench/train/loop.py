@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from models.attention.linrec_kernels import kernel_ran
+from models.attention import kernel_ran
 from models.backbones import build_model
 from models.mixers import is_attention
 

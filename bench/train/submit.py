@@ -6,13 +6,16 @@ Usage:
     python -m bench train-grid full-accuracy --executor submitit --partition gpu --timeout-min 240 --max-parallel 8
     failed = run_array(args, run_dir, cell_ids)
 
-Each job runs grid.train_one for its cell: claimed, skipped when finished, resumed after its last finished epoch.
+Each job loads the plug-ins this process loaded (models/plugins.py), then runs cells.train_one for its cell as
+plan.json records it: claimed, skipped when finished, resumed after its last finished epoch.
 A job cut by its time limit or preempted is requeued by submitit (CellJob.checkpoint) and so continues where its
 cell's resume state left it. submitit's logs and pickles go to <run dir>/submitit/.
 """
 from __future__ import annotations
 
 from pathlib import Path
+
+from models.plugins import modules_from_environment
 
 from ..cli import positive_int
 
@@ -34,10 +37,16 @@ def add_submitit_arguments(group) -> None:
 class CellJob:
     """One cell of a grid as a submitit job; requeued, not lost, when SLURM preempts it or its time runs out."""
 
-    def __call__(self, grid: str, cell: str, run_dir: str, data_dir, device: str, threads) -> int:
+    def __init__(self, plugins: tuple[str, ...] = ()):
+        self.plugins = tuple(plugins)  # the submitting process's plug-in modules: a job's node may not get its env
+
+    def __call__(self, cell: str, run_dir: str, data_dir, device: str, threads) -> int:
+        from models.plugins import load_plugins
+
         from .cells import train_one
 
-        return train_one(grid, cell, Path(run_dir), data_dir, device, threads)
+        load_plugins(self.plugins)
+        return train_one(cell, Path(run_dir), data_dir, device, threads)
 
     def checkpoint(self, *args, **kwargs):
         import submitit
@@ -63,7 +72,7 @@ def run_array(args, run_dir: Path, cells: list[str]) -> int:
         return 0
     executor = array_executor(args, run_dir)
     n = len(cells)
-    jobs = executor.map_array(CellJob(), [args.grid] * n, cells, [str(run_dir)] * n,
+    jobs = executor.map_array(CellJob(modules_from_environment()), cells, [str(run_dir)] * n,
                               [str(args.data_dir) if args.data_dir else None] * n, [args.device] * n,
                               [args.threads] * n)
     print(f"submitit ({executor.cluster}): {n} jobs, first {jobs[0].job_id}; logs in {run_dir / 'submitit'}")

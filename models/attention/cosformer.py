@@ -42,5 +42,5 @@ def cosformer_matrix(q, k, *, causal: bool = False, key_padding_mask=None, chunk
                          key_padding_mask=key_padding_mask, normalize=True, eps=eps)
 
 
-register_function("cosformer", cosformer_attention, cosformer_matrix, causal=True, padding=True, exact=False,
+register_function("cosformer", cosformer_attention, cosformer_matrix, causal=True, padding=True, exact=False, flops="cosformer",
                   description="cosFormer (Qin et al. 2022): ReLU features, cos position re-weighting, row-normalised")

@@ -41,4 +41,5 @@ def efficient_matrix(q, k, *, causal: bool = False, key_padding_mask=None):
 
 
 register_function("efficient", efficient_attention, efficient_matrix, causal=False, padding=True, exact=False,
+                  flops="linear",
                   description="Efficient Attention (Shen et al. 2021): softmax of Q over features, of K over positions")

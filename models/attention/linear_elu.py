@@ -30,4 +30,5 @@ def linear_elu_matrix(q, k, *, causal: bool = False, key_padding_mask=None, chun
 
 
 register_function("linear_elu", linear_elu_attention, linear_elu_matrix, causal=True, padding=True, exact=False,
+                  flops="linear",
                   description="linear transformer (Katharopoulos et al. 2020): elu+1 features, row-sum denominator")

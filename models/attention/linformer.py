@@ -62,5 +62,5 @@ class Linformer(nn.Module):
         return f"max_len={self.max_len}, proj_dim={self.proj_dim}"
 
 
-register_module("linformer", Linformer, causal=False, padding=True, exact=False, learned=True,
+register_module("linformer", Linformer, causal=False, padding=True, exact=False, learned=True, flops="linformer",
                 description="Linformer: learned projection of the length axis (non-causal, T <= max_len)")

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from .contract import AttentionInputError, check_inputs, refuse_causal
 from .linear_core import linear_attention, linear_matrix
 from .linrec_fast import linrec_fast
+from .linrec_kernels import cpu_kernel_ran
 from .registry import register_function
 
 FEATURE_MAPS = {
@@ -103,7 +104,7 @@ def ablation_name(feature_map: str, norm: str) -> str:
 
 
 register_function("linrec_official", linrec_official, linrec_official_matrix, causal=False, padding=False,
-                  exact=False, ignores_masks=True,
+                  exact=False, ignores_masks=True, flops="linear",
                   description="official LinRec code: ELU, per-token L2 over D, no eps, /sqrt(D); IGNORES causal "
                               "and padding masks")
 for _fmap in FEATURE_MAPS:
@@ -111,7 +112,9 @@ for _fmap in FEATURE_MAPS:
         _what = "LinRec with padding honoured and eps (official maths)" if ablation_name(_fmap, _norm) == "linrec" \
             else f"LinRec ablation: feature map {_fmap}, normalisation {_norm}"
         register_function(ablation_name(_fmap, _norm), linrec_attention, linrec_matrix, causal=False, padding=True,
-                          exact=False, fixed={"feature_map": _fmap, "norm": _norm}, description=f"{_what}; non-causal")
+                          exact=False, fixed={"feature_map": _fmap, "norm": _norm}, flops="linear",
+                          kernel=cpu_kernel_ran if ablation_name(_fmap, _norm) == "linrec" else None,
+                          description=f"{_what}; non-causal")
 register_function("linrec_autograd", linrec_attention, linrec_matrix, causal=False, padding=True, exact=False,
-                  fixed={"fast": False}, description="linrec by plain autograd (no custom Function): the oracle and "
+                  fixed={"fast": False}, flops="linear", description="linrec by plain autograd (no custom Function): the oracle and "
                                                      "the baseline of the fast path")

@@ -16,6 +16,7 @@ from .linear_core import check_chunk_size, linear_attention, linear_matrix
 from .linrec import linrec_features
 from .linrec_causal_fast import linrec_causal_fast
 from .linrec_fast import linrec_fast
+from .linrec_kernels import cpu_kernel_ran
 from .registry import register_function
 
 
@@ -44,7 +45,8 @@ def linrec_causal_matrix(q, k, *, causal: bool = False, key_padding_mask=None, c
 
 
 register_function("linrec_causal", linrec_causal, linrec_causal_matrix, causal=True, padding=True, exact=False,
+                  flops="linear", kernel=cpu_kernel_ran,
                   description="causal LinRec by chunked prefix sums (D x D state across chunks), padding honoured")
 register_function("linrec_causal_autograd", linrec_causal, linrec_causal_matrix, causal=True, padding=True,
-                  exact=False, fixed={"fast": False},
+                  exact=False, fixed={"fast": False}, flops="linear",
                   description="linrec_causal by plain autograd (no custom Function): the oracle of the fast path")

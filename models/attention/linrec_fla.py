@@ -50,6 +50,6 @@ def _causal_matrix(q, k, *, causal: bool = False, key_padding_mask=None, eps: fl
 
 
 register_function("linrec_fla", linrec_fla, _causal_matrix, causal=True, padding=True, exact=False,
-                  devices=("cuda",), availability=fla_availability,
+                  devices=("cuda",), availability=fla_availability, flops="linear",
                   description="causal LinRec on flash-linear-attention's chunk_linear_attn (fed LinRec's features, "
                               "normalize=False, scale 1/sqrt(D)); CUDA, optional fla-core")

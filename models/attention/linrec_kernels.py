@@ -162,11 +162,7 @@ def kernel_path() -> str:
     return "compiled" if _state["enabled"] else f"eager: {_state['why']}"
 
 
-def kernel_ran(variant: str, device: str) -> str | None:
-    """Usage: kernel_ran("linrec", "cpu") -> what ran for a LinRec variant: "compiled" or "eager: <why>" (the CPU
-    kernels of this file), "triton" or "triton-interpreter"; None for variants without kernels of their own."""
-    if variant.endswith("_triton"):
-        return "triton" if device == "cuda" else "triton-interpreter"
-    if variant not in ("linrec", "linrec_causal"):
-        return None
+def cpu_kernel_ran(device: str) -> str:
+    """Usage: cpu_kernel_ran("cpu") -> "compiled" or "eager: <why>": what linrec and linrec_causal ran there (the
+    probe their specs carry; on CUDA they keep the eager passes)."""
     return kernel_path() if device == "cpu" else "eager: CUDA keeps the eager passes"

@@ -104,11 +104,16 @@ def _causal_matrix(q, k, *, causal: bool = False, key_padding_mask=None, eps: fl
     return linrec_causal_matrix(q, k, causal=causal, key_padding_mask=key_padding_mask, eps=eps)
 
 
+def triton_kernel_ran(device: str) -> str:
+    """Usage: triton_kernel_ran("cuda") -> "triton"; on the CPU the kernels run in Triton's interpreter."""
+    return "triton" if device == "cuda" else "triton-interpreter"
+
+
 register_function("linrec_triton", linrec_triton, linrec_matrix, causal=False, padding=True, exact=False,
-                  availability=triton_availability,
+                  availability=triton_availability, flops="linear", kernel=triton_kernel_ran,
                   description="linrec in fused Triton kernels (features, D x D state, output; analytic backward); "
                               "CUDA, or CPU under TRITON_INTERPRET=1")
 register_function("linrec_causal_triton", linrec_causal_triton, _causal_matrix, causal=True, padding=True,
-                  exact=False, availability=triton_availability,
+                  exact=False, availability=triton_availability, flops="linear", kernel=triton_kernel_ran,
                   description="causal linrec in a Triton kernel (block-causal products, D x D state on chip; "
                               "analytic backward); CUDA, or CPU under TRITON_INTERPRET=1")

@@ -91,5 +91,5 @@ class Performer(nn.Module):
         return f"head_dim={self.projection.shape[1]}, num_features={self.num_features}, seed={self.seed}"
 
 
-register_module("performer", Performer, causal=True, padding=True, exact=False,
+register_module("performer", Performer, causal=True, padding=True, exact=False, flops="performer",
                 description="Performer FAVOR+: positive orthogonal random features (seeded, fixed per layer)")

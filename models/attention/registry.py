@@ -20,6 +20,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .check import ContractError, check_attention
 from .contract import AttentionInputError, check_inputs, check_matrix_inputs, clear_padding
 
 # Options a backbone passes to every variant; a variant that does not need one simply does not receive it.
@@ -42,6 +43,18 @@ class AttentionSpec:
     ignores_masks: bool = False  # accepts causal / key_padding_mask but does not apply them (faithful official code)
     learned: bool = False  # has trainable parameters
     availability: Callable[[str], str | None] | None = field(default=None, compare=False)
+    flops: str | None = None  # its FLOP formula (FLOP_FORMULAS); None: softmax's where exact, else unknown
+    kernel: Callable[[str], str | None] | None = field(default=None, compare=False)  # device -> the kernel that ran
+    state: str | None = None  # what inference keeps per layer (models/mixers: attention_state); None: from the flags
+
+    def __post_init__(self):
+        if self.flops is not None and self.flops not in FLOP_FORMULAS:
+            raise ValueError(f"attention {self.name!r}: unknown FLOP formula {self.flops!r}; valid: "
+                             f"{', '.join(FLOP_FORMULAS)} (or None: unknown)")
+
+
+# The FLOP formulas bench/profile/flops.py counts by; a variant that names none has unknown FLOPs (exact: softmax's)
+FLOP_FORMULAS = ("softmax", "linear", "cosformer", "performer", "linformer")
 
 
 _REGISTRY: dict[str, AttentionSpec] = {}
@@ -75,20 +88,48 @@ class FunctionAttention(nn.Module):
 def _keyword_options(fn: Callable, fixed=()) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(all option names, the required ones) of a variant's function or constructor."""
     skip = {"self", "q", "k", "v", "causal", "key_padding_mask", *fixed}
-    params = [p for p in inspect.signature(fn).parameters.values() if p.name not in skip and p.kind != p.VAR_KEYWORD]
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.name not in skip and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
     return tuple(p.name for p in params), tuple(p.name for p in params if p.default is p.empty)
 
 
-def _add(spec: AttentionSpec) -> None:
+def _add(spec: AttentionSpec, origin: str, check_options: dict | None) -> None:
+    """Register ``spec``; a variant from outside this package (``origin``: its module) is checked first."""
     if spec.name in _REGISTRY:
         raise ValueError(f"attention {spec.name!r} is registered twice")
     _REGISTRY[spec.name] = spec
+    if is_builtin(origin):  # the suite's own variants are held to the contract by its tests
+        return
+    try:
+        checked(spec, check_options)
+    except BaseException:
+        del _REGISTRY[spec.name]  # a refused variant leaves no trace
+        raise
+
+
+def is_builtin(module_name: str) -> bool:
+    """Usage: is_builtin(fn.__module__) -> True for this suite's own attention modules."""
+    return module_name.startswith("models.")
+
+
+def checked(spec: AttentionSpec, check_options: dict | None) -> None:
+    """check_attention, with any crash of the variant on the check's inputs turned into one ContractError line."""
+    try:
+        check_attention(spec, check_options)
+    except ContractError:
+        raise
+    except Exception as err:  # noqa: BLE001  (someone else's code: whatever it raises becomes one line)
+        raise ContractError(f"attention {spec.name!r} failed on the contract check's inputs: "
+                            f"{type(err).__name__}: {err}") from None
 
 
 def register_function(name: str, forward_fn: Callable, matrix_fn: Callable, *, description: str,
-                      causal: bool, padding: bool, exact: bool, fixed: dict | None = None, **flags) -> None:
+                      causal: bool, padding: bool, exact: bool, fixed: dict | None = None,
+                      check_options: dict | None = None, **flags) -> None:
     """Usage: register_function("dot", dot_attention, dot_matrix, description=..., causal=True, padding=True,
-    exact=True). ``fixed`` binds options that define the variant (an ablation's feature map, say)."""
+    exact=True). ``fixed`` binds options that define the variant (an ablation's feature map, say). A function
+    from outside this package is checked against its claims first (check.py; ``check_options``: the options it
+    needs to be built for that check); a false claim raises a one-line ContractError and registers nothing."""
     fixed = dict(fixed or {})
     options, required = _keyword_options(forward_fn, fixed)
 
@@ -96,12 +137,14 @@ def register_function(name: str, forward_fn: Callable, matrix_fn: Callable, *, d
         spec = _REGISTRY[name]
         return FunctionAttention(spec, forward_fn, matrix_fn, {**fixed, **options_given})
 
-    _add(AttentionSpec(name, description, build, options, required, causal, padding, exact, **flags))
+    _add(AttentionSpec(name, description, build, options, required, causal, padding, exact, **flags),
+         forward_fn.__module__, check_options)
 
 
 def register_module(name: str, module_cls: type[nn.Module], *, description: str, causal: bool, padding: bool,
-                    exact: bool, **flags) -> None:
-    """Usage: register_module("linformer", Linformer, description=..., causal=False, padding=True, exact=False)."""
+                    exact: bool, check_options: dict | None = None, **flags) -> None:
+    """Usage: register_module("linformer", Linformer, description=..., causal=False, padding=True, exact=False).
+    Checked as register_function's variants are, with its ``matrix`` method where it has one."""
 
     def build(**options_given):
         module = module_cls(**options_given)
@@ -109,7 +152,15 @@ def register_module(name: str, module_cls: type[nn.Module], *, description: str,
         return module
 
     options, required = _keyword_options(module_cls.__init__)
-    _add(AttentionSpec(name, description, build, options, required, causal, padding, exact, **flags))
+    _add(AttentionSpec(name, description, build, options, required, causal, padding, exact, **flags),
+         module_cls.__module__, check_options)
+
+
+def kernel_ran(name: str, device: str) -> str | None:
+    """Usage: kernel_ran("linrec", "cpu") -> "compiled": what its spec's kernel probe reports for that device;
+    None for a variant without kernels of its own, and for a name that is not an attention (a mixer)."""
+    spec = _REGISTRY.get(name)
+    return spec.kernel(device) if spec is not None and spec.kernel is not None else None
 
 
 def attention_names() -> list[str]:

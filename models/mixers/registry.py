@@ -30,7 +30,9 @@ from typing import Callable
 
 from torch import nn
 
-from models.attention import AttentionInputError, attention_names, get_spec, unavailable_reason
+from models.attention import AttentionInputError, ContractError, attention_names, get_spec, unavailable_reason
+
+from .check import check_mixer
 
 # Options every mixer receives from the backbone; the one that does not use one is simply not given it.
 CONTEXT_OPTIONS = ("hidden", "heads", "max_len", "seed")
@@ -67,9 +69,12 @@ _MIXERS: dict[str, MixerSpec] = {}
 
 def register_mixer(name: str, module_cls: type[nn.Module], *, description: str, family: str, causal: bool,
                    bidirectional: bool, state: str, matrix: bool, paths: tuple[str, ...] = ("naive",),
-                   paper_block: str | None = None, **flags) -> None:
+                   paper_block: str | None = None, check_options: dict | None = None, **flags) -> None:
     """Usage: register_mixer("gru", GRUMixer, description=..., family="recurrent", causal=True,
-    bidirectional=False, state="d", matrix=False). The constructor's keyword arguments are the mixer's options."""
+    bidirectional=False, state="d", matrix=False). The constructor's keyword arguments are the mixer's options.
+    A mixer from outside this package is checked against its claims first (check.py; ``check_options``: the
+    options it needs to be built for that check); a false claim raises a one-line ContractError and registers
+    nothing."""
     if name in _MIXERS or name in attention_names():
         raise ValueError(f"mixer {name!r} is registered twice (or is already an attention)")
     skip = {"self", *CONTEXT_OPTIONS}
@@ -86,6 +91,24 @@ def register_mixer(name: str, module_cls: type[nn.Module], *, description: str, 
                               tuple(p.name for p in params) + context,
                               tuple(p.name for p in params if p.default is p.empty), tuple(paths), paper_block,
                               **flags)
+    if module_cls.__module__.startswith("models."):  # the suite's own mixers are held to the contract by its tests
+        return
+    try:
+        checked(_MIXERS[name], check_options)
+    except BaseException:
+        del _MIXERS[name]  # a refused mixer leaves no trace
+        raise
+
+
+def checked(spec: MixerSpec, check_options: dict | None) -> None:
+    """check_mixer, with any crash of the mixer on the check's inputs turned into one ContractError line."""
+    try:
+        check_mixer(spec, check_options)
+    except ContractError:
+        raise
+    except Exception as err:  # noqa: BLE001  (someone else's code: whatever it raises becomes one line)
+        raise ContractError(f"mixer {spec.name!r} failed on the contract check's inputs: "
+                            f"{type(err).__name__}: {err}") from None
 
 
 @functools.lru_cache(maxsize=None)
@@ -100,7 +123,10 @@ def _attention_mixer_spec(name: str) -> MixerSpec:
 def attention_state(spec) -> str:
     """Usage: attention_state(get_spec("dot")) -> "grows: 2·d per item": what inference keeps per layer. Exact
     attentions keep every key and value; causal linear ones one (D x D) state per head; the others (LinRec's keys
-    are normalised over the window, Linformer projects over positions) recompute over the whole window."""
+    are normalised over the window, Linformer projects over positions) recompute over the whole window. A spec that
+    says its own (``state``) is taken at its word."""
+    if spec.state:
+        return spec.state
     if spec.exact:
         return "grows: 2·d per item (keys, values)"
     if spec.causal:
