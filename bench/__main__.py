@@ -20,19 +20,25 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import environment
-from .cli import add_list_command
-from .data.cli import add_data_command
-from .device.cli import add_device_check_command
-from .heatmaps import add_heatmaps_command
-from .perf.cli import add_perf_command
-from .perf.microbench import add_microbench_command
-from .profile.cli import add_profile_command
-from .run_all import add_run_all_command
-from .runs.status import add_status_command
-from .train.cli import add_train_command
-from .train.grid import add_train_cell_command, add_train_grid_command
-from .train.summary import add_train_summary_command
+from . import shadowing_models
+
+if shadowing_models():  # before anything imports models: one line, not an ImportError deep in the zoo
+    print(f"error: {shadowing_models()}", file=sys.stderr)
+    sys.exit(2)
+
+from . import environment  # noqa: E402
+from .cli import add_list_command  # noqa: E402
+from .data.cli import add_data_command  # noqa: E402
+from .device.cli import add_device_check_command  # noqa: E402
+from .heatmaps import add_heatmaps_command  # noqa: E402
+from .perf.cli import add_perf_command  # noqa: E402
+from .perf.microbench import add_microbench_command  # noqa: E402
+from .profile.cli import add_profile_command  # noqa: E402
+from .run_all import add_run_all_command  # noqa: E402
+from .runs.status import add_status_command  # noqa: E402
+from .train.cli import add_train_command  # noqa: E402
+from .train.grid import add_train_cell_command, add_train_grid_command  # noqa: E402
+from .train.summary import add_train_summary_command  # noqa: E402
 
 
 def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:

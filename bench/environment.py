@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from models.attention.linrec_kernels import kernel_path
+from models.plugins import loaded_plugins
 
 DEVICES = ("cpu", "cuda")
 DEVICE_FORMS = "auto, cpu, cuda or cuda:N"
@@ -126,6 +127,8 @@ def environment() -> dict:
         "float32_matmul_precision": torch.get_float32_matmul_precision(),  # "highest": no TF32 in fp32 matmuls
         "linrec_cpu_kernels": kernel_path(),  # "compiled" (torch.compile) unless switched off or failed so far
         "git_commit": git_commit(),
+        "linrec_bench": package_version("linrec-bench"),  # the installed version: what a wheel outside git records
+        "plugins": loaded_plugins(),  # plug-in modules and entry points this process loaded (models/plugins.py)
         "hostname": socket.gethostname(),
         "platform": platform.platform(),
         "time": dt.datetime.now().astimezone().isoformat(timespec="seconds"),

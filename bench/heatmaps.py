@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from models.attention import get_spec
+from models.backbones import get_backbone
 from models.mixers import get_mixer_spec
 
 from .cli import add_device_argument
@@ -45,7 +46,7 @@ def trained_cells(run_dir: Path) -> list[tuple[str, TrainConfig, dict]]:
     cells = []
     for cell in sorted(finished & set(recorded)):
         config = TrainConfig(**recorded[cell]["train"])
-        if config.model != "pop":
+        if get_backbone(config.model).mixes:
             cells.append((cell, config, recorded[cell]["dataset"]))
     return cells
 
@@ -70,7 +71,7 @@ def cell_matrix(config: TrainConfig, weights: dict, split: LeaveOneOut, user: in
     starts, lengths = inputs["starts"][user:user + 1], inputs["lengths"][user:user + 1]
     item_seq = gather_windows(split.items, starts, lengths, model.max_len)  # (1, T)
     real = int(lengths[0])
-    if config.model == "bert4rec":
+    if get_backbone(config.model).mask_slot:  # the [MASK] it predicts from is part of the matrix
         item_seq, real = model.with_mask_appended(item_seq, lengths), real + 1
     matrices = model.implicit_matrices(item_seq)  # per layer: (1, H, T, T)
     return matrices[layer][0, head].float().cpu(), real

@@ -4,8 +4,8 @@ Usage:
     from models.plugins import load_plugins
     load_plugins(["my_package.attention"])   # -> the modules loaded: entry points, $LINREC_BENCH_PLUGINS, these
 
-A plug-in is a module that calls ``models.attention.register_function`` / ``register_module`` or
-``models.mixers.register_mixer`` when imported. It is found three ways:
+A plug-in is a module that calls ``models.attention.register_function`` / ``register_module``,
+``models.mixers.register_mixer`` or ``models.backbones.register_backbone`` when imported. It is found three ways:
 - an entry point in the group ``linrec_bench.plugins`` that an installed package declares (its value a module, or
   ``module:function`` for a function called once to register);
 - ``--plugin package.module`` on any ``python -m bench`` command;
@@ -67,6 +67,11 @@ def load_entry_points() -> None:
         except Exception as err:  # noqa: BLE001
             raise PluginError(f"plug-in {key} failed to load: {type(err).__name__}: {err}") from None
         _LOADED.append(key)
+
+
+def loaded_plugins() -> list[str]:
+    """Usage: loaded_plugins() -> the plug-in modules and entry points loaded in this process (env.json keeps it)."""
+    return list(_LOADED)
 
 
 def load_plugins(modules=()) -> list[str]:

@@ -8,9 +8,10 @@ Usage:
 Accuracy is the mean test NDCG@10 over seeds (reports.accuracy.accuracy_summary, finished cells only). Time is the
 median measured training-epoch time of those cells (the ``epoch_time`` rows, every epoch of every seed), so it is the
 cost on the machine that trained them; the median, because an epoch that shared the machine with other work (the
-rows' ``others_cpu``) must not move it. Memory is the model-level forward+backward peak of the profile stage at
-T = N for the same backbone and mixer (bench profile --level model), where the run profiled it; a mixer without one
-has no point on the memory panel. A mixer is Pareto-optimal on a panel when no other mixer of the same backbone and
+rows' ``others_cpu``) must not move it. Where the runs hold a model-level profile (bench profile --level model) at
+T = N for the same backbone and mixer, two more panels: its forward+backward median step time, measured side by
+side in one profiling run (so it compares mixers fairly even when their training cells ran on different machines
+or at different times), and its peak memory; a mixer without one has no point on those panels. A mixer is Pareto-optimal on a panel when no other mixer of the same backbone and
 N is at least as accurate and at most as costly, and strictly better in one.
 """
 from __future__ import annotations
@@ -26,7 +27,8 @@ from .style import attention_style, whole  # noqa: E402
 
 METRIC = "ndcg@10"
 PANEL_KEY = ["model", "dataset", "max_len"]
-COSTS = {"epoch_seconds": "seconds per training epoch", "peak_mib": "peak memory, model fwd+bwd (MiB)"}
+COSTS = {"epoch_seconds": "seconds per training epoch", "step_ms": "training step, model fwd+bwd (ms, profiled)",
+         "peak_mib": "peak memory, model fwd+bwd (MiB)"}
 
 
 def epoch_seconds(train: pd.DataFrame) -> pd.DataFrame:
@@ -37,15 +39,21 @@ def epoch_seconds(train: pd.DataFrame) -> pd.DataFrame:
         columns={"value": "epoch_seconds"})
 
 
-def profiled_peaks(profile: pd.DataFrame) -> pd.DataFrame:
-    """Usage: profiled_peaks(profile_rows) -> model, attention, max_len, peak_mib: the model-level fwd+bwd peak of
-    that backbone (the largest where several cells measured one variant at one T)."""
+def profiled_costs(profile: pd.DataFrame) -> pd.DataFrame:
+    """Usage: profiled_costs(profile_rows) -> model, attention, max_len, step_ms, peak_mib: that backbone's
+    model-level fwd+bwd median step time (ms) and peak memory (MiB), measured side by side by one profiling run
+    (where several cells measured one variant at one T: the median time, the largest peak)."""
+    columns = ["model", "attention", "max_len", "step_ms", "peak_mib"]
     if profile.empty or "level" not in profile or "model" not in profile:
-        return pd.DataFrame(columns=["model", "attention", "max_len", "peak_mib"])
-    rows = profile[(profile["level"] == "model") & (profile["metric"] == "peak_memory") &
-                   (profile["mode"] == "fwdbwd") & (profile.get("status", "ok") == "ok")]
-    peaks = rows.groupby(["model", "variant", "T"], as_index=False)["value"].max()
-    return peaks.rename(columns={"variant": "attention", "T": "max_len", "value": "peak_mib"})
+        return pd.DataFrame(columns=columns)
+    rows = profile[(profile["level"] == "model") & (profile["mode"] == "fwdbwd") &
+                   (profile.get("status", "ok") == "ok")]
+    key = ["model", "variant", "T"]
+    peaks = rows[rows["metric"] == "peak_memory"].groupby(key)["value"].max().rename("peak_mib")
+    timed = rows[(rows["metric"] == "time") & (rows.get("stat") == "median")]
+    steps = timed.groupby(key)["value"].median().rename("step_ms")
+    costs = pd.concat([steps, peaks], axis=1).reset_index()
+    return costs.rename(columns={"variant": "attention", "T": "max_len"}).reindex(columns=columns)
 
 
 def pareto_optimal(accuracy: pd.Series, cost: pd.Series) -> pd.Series:
@@ -72,7 +80,7 @@ def frontier_points(train: pd.DataFrame, profile: pd.DataFrame, protocol: str = 
                                                                                     "std": "ndcg_std"})
     points = points[points["attention"] != "none"]  # the most-popular floor has no mixer and no epoch
     points = points.merge(epoch_seconds(train), on=PANEL_KEY + ["attention"], how="left")
-    points = points.merge(profiled_peaks(profile), on=["model", "attention", "max_len"], how="left")
+    points = points.merge(profiled_costs(profile), on=["model", "attention", "max_len"], how="left")
     for cost in COSTS:
         points[f"pareto_{cost}"] = False
         for _, panel in points.groupby(PANEL_KEY):
@@ -117,8 +125,10 @@ def frontier_figure(points: pd.DataFrame) -> tuple[plt.Figure, str]:
                         for k, p in points.groupby(PANEL_KEY))
     caption = (f"Accuracy against cost: test {METRIC.upper()} (mean over seeds; seeds per point: "
                f"{', '.join(map(str, seeds))}; error bars the std where more than one) against the measured median "
-               f"seconds per training epoch" + (" and the model-level forward+backward peak memory profiled at "
-                                                "T = N" if "peak_mib" in costs else "") +
+               f"seconds per training epoch" + (", the model-level forward+backward step time profiled side by side "
+                                                "at T = N" if "step_ms" in costs else "")
+               + (" and the model-level forward+backward peak memory profiled at T = N" if "peak_mib" in costs
+                  else "") +
                f". Outlined points marked * are Pareto-optimal: no other mixer of the panel is at least as "
                f"accurate and cheaper. Pareto-optimal by epoch time: {optimal or 'none'}.")
     return figure, caption

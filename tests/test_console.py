@@ -24,3 +24,13 @@ def test_the_installed_script_names_itself_and_the_report_command():
     assert "report RUN..." in done.stdout and "train-grid" in done.stdout
     report = subprocess.run([str(SCRIPT), "report", "--help"], capture_output=True, text=True, timeout=120)
     assert report.returncode == 0 and report.stdout.startswith("usage: linrec-bench report")
+
+
+def test_a_models_package_of_ones_own_that_shadows_ours_is_one_line(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "__init__.py").write_text("")  # a research project's own models/ folder
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "bench", "list", "--brief"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert f"another 'models' package shadows LinRec-Bench's: {tmp_path / 'models'} comes first" in done.stderr

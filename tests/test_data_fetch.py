@@ -188,7 +188,10 @@ def test_data_folder_comes_from_argument_then_environment_then_repo(tmp_path, mo
     assert fetch.resolve_data_dir() == tmp_path / "env" and (tmp_path / "env").is_dir()
     assert fetch.resolve_data_dir(tmp_path / "arg") == tmp_path / "arg"
     monkeypatch.delenv(fetch.DATA_DIR_VARIABLE)
-    assert fetch.default_data_dir() == Path(__file__).resolve().parents[1] / "data"
+    assert fetch.default_data_dir() == Path(__file__).resolve().parents[1] / "data"  # a checkout: its data/
+    monkeypatch.setattr(fetch, "REPO_ROOT", tmp_path / "site-packages")  # an installed wheel: no pyproject beside
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert fetch.default_data_dir() == tmp_path / "cache" / "linrec-bench" / "data"
     (tmp_path / "file").write_text("")
     with pytest.raises(DataFormatError, match="cannot use it as the data folder"):
         fetch.resolve_data_dir(tmp_path / "file" / "sub")

@@ -257,6 +257,8 @@ def test_an_installed_plugin_mixer_trains_from_the_command_line(installed, tmp_p
     rows = [json.loads(line) for line in (run / "rows.jsonl").read_text().splitlines()]
     status = [r for r in rows if r.get("metric") == "status"]
     assert status and status[0]["status"] == "finished" and status[0]["attention"] == "dilated_conv"
+    env = json.loads((run / "env.json").read_text())
+    assert env["plugins"] == ["entry point example = linrec_bench_example"]  # how the variant came to be there
     assert status[0]["kernel"] == "torch"  # the plug-in mixer's own kernel_path
 
 

@@ -28,7 +28,8 @@ def rows(cells=CELLS) -> tuple[pd.DataFrame, pd.DataFrame]:
                     "status": "ok"}
             profile += [{**cell, "T": 20, "metric": "peak_memory", "value": peak},
                         {**cell, "T": 200, "metric": "peak_memory", "value": peak * 9},
-                        {**cell, "T": 20, "metric": "time", "value": 1.0}]
+                        {**cell, "T": 20, "metric": "time", "stat": "median", "value": seconds / 10},
+                        {**cell, "T": 20, "metric": "time", "stat": "mean", "value": 99.0}]  # not the median
     train.append({"bench": "train", "cell": "pop", "model": "pop", "attention": "none", "max_len": 20,
                   "dataset": "toy", "seed": 0, "protocol": "full", "shuffle_train_order": False, "path": "-",
                   "metric": "status", "status": "finished", "split": None})
@@ -54,6 +55,8 @@ def test_points_join_accuracy_time_and_memory():
     assert points.at["mamba", "ndcg"] == pytest.approx(0.059)
     assert points.at["dot", "epoch_seconds"] == pytest.approx(10.0)  # median of every epoch of both seeds
     assert points.at["linrec", "peak_mib"] == pytest.approx(120.0)  # the profile cell at T = N, not T = 200
+    assert points.at["linrec", "step_ms"] == pytest.approx(0.6)  # its median step time, side by side
+    assert sorted(points.index[points["pareto_step_ms"]]) == ["linrec", "mamba"]  # gru has no profile cell
     assert pd.isna(points.at["gru", "peak_mib"])
     assert sorted(points.index[points["pareto_epoch_seconds"]]) == ["gru", "linrec", "mamba"]
     assert sorted(points.index[points["pareto_peak_mib"]]) == ["mamba"]  # the most accurate and the smallest
@@ -78,13 +81,14 @@ def test_points_without_profile_rows_have_only_time():
     train, _ = rows()
     points = frontier_points(train, pd.DataFrame())
     assert points["peak_mib"].isna().all() and not points["pareto_peak_mib"].any()
+    assert points["step_ms"].isna().all() and not points["pareto_step_ms"].any()
     figure, caption = frontier_figure(points)
-    assert len(figure.axes) == 1 and "peak memory" not in caption
+    assert len(figure.axes) == 1 and "peak memory" not in caption and "step time" not in caption
 
 
-def test_figure_has_a_time_and_a_memory_panel_and_names_the_optimal():
+def test_figure_has_two_time_panels_and_a_memory_panel_and_names_the_optimal():
     figure, caption = frontier_figure(frontier_points(*rows()))
-    assert len(figure.axes) == 2
+    assert len(figure.axes) == 3 and "step time profiled side by side" in caption
     assert "Pareto-optimal by epoch time: sasrec N=20: " in caption
     for name in ("gru", "linrec", "mamba"):
         assert name in caption.split("Pareto-optimal by epoch time:")[1]

@@ -4,7 +4,8 @@ Usage:
     path = fetch_ml100k()          # <data_dir>/ml-100k.inter, SHA-256 verified (from the recbole wheel or GroupLens)
     path = fetch_ml1m()            # <data_dir>/ml-1m/ratings.dat from the verified GroupLens ml-1m.zip
     path = fetch_gowalla()         # <data_dir>/loc-gowalla_totalCheckins.txt.gz (trust on first use, see below)
-The data folder is `data_dir` if given, else $LINREC_BENCH_DATA, else <repo root>/data (ignored by git).
+The data folder is `data_dir` if given, else $LINREC_BENCH_DATA, else <repo root>/data in a source checkout
+(ignored by git), else (an installed wheel) the user cache folder, $XDG_CACHE_HOME or ~/.cache, /linrec-bench/data.
 Checksums: ml-100k.inter is RecBole 1.2.1's file; the GroupLens zips' SHA-256 are those tensorflow-datasets
 publishes (url_checksums/movielens.txt). No SHA-256 is published for the SNAP Gowalla file, so it is trusted
 on first use: the first download's digest goes into <data_dir>/checksums.json and later reads are verified
@@ -40,9 +41,24 @@ GOWALLA_URL = "https://snap.stanford.edu/data/loc-gowalla_totalCheckins.txt.gz"
 PIP_TIMEOUT_S = 300
 
 
+def in_checkout(root: Path | None = None) -> bool:
+    """Usage: in_checkout() -> whether this code runs from a source checkout (its pyproject.toml beside bench/),
+    not from an installed wheel (site-packages, where a data/ folder beside the packages would be nobody's)."""
+    root = REPO_ROOT if root is None else root
+    return (root / "pyproject.toml").is_file() and (root / "bench").is_dir()
+
+
+def user_cache_dir() -> Path:
+    """Usage: user_cache_dir() -> $XDG_CACHE_HOME/linrec-bench/data, by default ~/.cache/linrec-bench/data."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "linrec-bench" / "data"
+
+
 def default_data_dir() -> Path:
-    """Usage: default_data_dir() -> $LINREC_BENCH_DATA if set, else <repo root>/data."""
-    return Path(os.environ.get(DATA_DIR_VARIABLE) or REPO_ROOT / "data").expanduser()
+    """Usage: default_data_dir() -> $LINREC_BENCH_DATA if set, else <repo root>/data in a source checkout, else
+    the user cache folder (an installed wheel)."""
+    if os.environ.get(DATA_DIR_VARIABLE):
+        return Path(os.environ[DATA_DIR_VARIABLE]).expanduser()
+    return REPO_ROOT / "data" if in_checkout() else user_cache_dir()
 
 
 def resolve_data_dir(data_dir: str | Path | None = None) -> Path:

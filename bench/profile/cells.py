@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from models.attention import get_spec
+from models.backbones import backbone_names, get_backbone
 from models.backbones.sasrec import resolve_causal
 from models.mixers import get_mixer_spec
 
@@ -32,7 +33,6 @@ MODES = ("fwd", "fwdbwd", "infer")
 CAUSAL_CHOICES = ("auto", "off", "on", "both")
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
-MODELS = ("sasrec", "bert4rec")
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,8 @@ def check_grid(spec: GridSpec) -> None:
             raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
     if spec.causal not in CAUSAL_CHOICES:
         raise ValueError(f"unknown causal setting {spec.causal!r}; valid: {', '.join(CAUSAL_CHOICES)}")
-    if spec.level == "model" and spec.model not in MODELS:
-        raise ValueError(f"unknown model {spec.model!r}; valid: {', '.join(MODELS)}")
+    if spec.level == "model" and spec.model not in trainable_backbones():
+        raise ValueError(f"unknown model {spec.model!r}; valid: {', '.join(trainable_backbones())}")
     if not spec.variants or not spec.lengths:
         raise ValueError("give at least one variant and one length")
     for name in spec.variants:  # an unknown name raises, listing the valid ones
@@ -156,8 +156,8 @@ def check_grid(spec: GridSpec) -> None:
     for T in spec.lengths:
         if isinstance(T, bool) or not isinstance(T, int) or T < 1:
             raise ValueError(f"sequence lengths must be positive integers, got {T!r}")
-        if spec.level == "model" and spec.model == "bert4rec" and T < 2:
-            raise ValueError("BERT4Rec needs T >= 2 (one past item and the [MASK])")
+        if spec.level == "model" and get_backbone(spec.model).mask_slot and T < 2:
+            raise ValueError(f"{spec.model} needs T >= 2 (one past item and the [MASK])")
         batch_for(T, spec.batch, spec.tokens)
     for value, what in ((spec.batch, "--batch"), (spec.heads, "--heads"), (spec.head_dim, "--head-dim"),
                         (spec.layers, "--layers"), (spec.items, "--items")):
@@ -169,6 +169,11 @@ def check_grid(spec: GridSpec) -> None:
             raise ValueError(f"dtype {canonical_dtype(dtype)} cannot run on {spec.device}: {problem}")
 
 
+def trainable_backbones() -> list[str]:
+    """Usage: trainable_backbones() -> ["sasrec", "bert4rec", ...]: the backbones a model-level cell can profile."""
+    return [name for name in backbone_names() if get_backbone(name).trainable]
+
+
 def causal_settings(spec: GridSpec, variant: str) -> tuple[bool, ...]:
     """Usage: causal_settings(spec, "dot") -> (False,) or (False, True). "auto" is non-causal for a bare attention,
     causal where the mixer can be at mixer level, and at model level the model's own choice (SASRec causal where
@@ -176,7 +181,8 @@ def causal_settings(spec: GridSpec, variant: str) -> tuple[bool, ...]:
     if spec.causal == "auto":
         if spec.level == "attention":
             return (False,)
-        return (resolve_causal(variant, "auto"),) if spec.level == "mixer" or spec.model == "sasrec" else (False,)
+        left_to_right = spec.level == "mixer" or get_backbone(spec.model).direction == "left-to-right"
+        return (resolve_causal(variant, "auto"),) if left_to_right else (False,)
     return {"off": (False,), "on": (True,), "both": (False, True)}[spec.causal]
 
 

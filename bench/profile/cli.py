@@ -23,7 +23,7 @@ from pathlib import Path
 from ..cli import add_device_argument, non_negative_int, positive_float, positive_int
 from ..machine import available_mib
 from ..train.config import mixer_options_text
-from .cells import CAUSAL_CHOICES, LEVELS, MODELS, MODES, GridSpec, canonical_dtype, make_grid
+from .cells import CAUSAL_CHOICES, LEVELS, MODES, GridSpec, canonical_dtype, make_grid, trainable_backbones
 from .measure import MeasureOptions
 
 GRID = GridSpec(variants=[], lengths=[])  # the defaults of every setting below
@@ -63,7 +63,7 @@ def add_profile_command(commands) -> None:
     size.add_argument("--head-dim", type=positive_int,
                       help=f"D (default {GRID.head_dim}); the hidden size d is heads * D")
     size.add_argument("--hidden", type=positive_int, metavar="d", help="the hidden size d instead: D = d / heads")
-    what.add_argument("--model", choices=MODELS, default=GRID.model, help="backbone at --level model")
+    what.add_argument("--model", choices=trainable_backbones(), default=GRID.model, help="backbone at --level model")
     what.add_argument("--layers", type=positive_int, default=GRID.layers, help="Transformer layers at --level model")
     what.add_argument("--items", type=positive_int, default=GRID.items, help="item count at --level model (ML-1M's)")
     what.add_argument("--seed", type=non_negative_int, default=GRID.seed,

@@ -27,7 +27,7 @@ import contextlib
 import torch
 
 from models.attention import AttentionUnavailable, AttentionUnsupported, get_attention
-from models.backbones import build_model
+from models.backbones import build_model, get_backbone
 from models.backbones.blocks import token_mixer_block
 from models.mixers import get_mixer_spec, mixer_unavailable_reason
 
@@ -48,8 +48,8 @@ def check_runnable(cell: ProfileCell) -> None:
     if not cell.causal and not spec.bidirectional:
         raise AttentionUnsupported(f"{cell.variant} is causal only (a left-to-right {spec.family}): it has no "
                                    f"bidirectional form")
-    if cell.level == "model" and cell.model == "bert4rec" and cell.causal:
-        raise AttentionUnsupported("BERT4Rec is bidirectional: a causal BERT4Rec cell is not a BERT4Rec")
+    if cell.level == "model" and get_backbone(cell.model).direction == "bidirectional" and cell.causal:
+        raise AttentionUnsupported(f"{cell.model} is bidirectional: a causal {cell.model} cell is not a {cell.model}")
 
 
 def build_step(cell: ProfileCell, model=None):
@@ -131,7 +131,7 @@ def _model_batch(cell: ProfileCell, model, generator: torch.Generator) -> dict:
     """Random full-length windows: (B, T) item ids in 1..items, with the targets the model's objective needs."""
     item_seq = torch.randint(1, cell.items + 1, (cell.B, cell.T), generator=generator)
     lengths = torch.full((cell.B,), cell.T)
-    if cell.model == "sasrec":
+    if not get_backbone(cell.model).mask_slot:  # next-item targets; a [MASK] model predicts masked positions
         batch = {"item_seq": item_seq, "lengths": lengths,
                  "target": torch.randint(1, cell.items + 1, (cell.B,), generator=generator)}
     else:
@@ -145,14 +145,14 @@ def _model_batch(cell: ProfileCell, model, generator: torch.Generator) -> dict:
 def _inference_batch(cell: ProfileCell, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(item_seq, lengths) for ``predict``: BERT4Rec keeps the last slot free for its [MASK]."""
     item_seq = torch.randint(1, cell.items + 1, (cell.B, cell.T), generator=generator)
-    history = cell.T if cell.model == "sasrec" else cell.T - 1
+    history = cell.T - 1 if get_backbone(cell.model).mask_slot else cell.T
     item_seq[:, history:] = 0
     return item_seq.to(cell.device), torch.full((cell.B,), history, device=cell.device)
 
 
 def model_for(cell: ProfileCell):
     """Usage: model = model_for(cell) -> the cell's SASRec or BERT4Rec (inner size 4d), on the cell's device."""
-    options = {"causal": cell.causal} if cell.model == "sasrec" else {}
+    options = {"causal": cell.causal} if get_backbone(cell.model).direction == "left-to-right" else {}
     return build_model(cell.model, num_items=cell.items, attention=cell.variant, max_len=cell.T, hidden=cell.d,
                        heads=cell.H, inner=4 * cell.d, layers=cell.layers, seed=cell.seed,
                        mixer_options=parse_mixer_options(cell.options), **options).to(cell.device)
@@ -163,7 +163,7 @@ def _model_step(cell: ProfileCell, model=None):
     model = model if model is not None else model_for(cell)
     dtype = DTYPES[cell.dtype]
     autocast = (torch.autocast(cell.device, dtype=dtype) if dtype != torch.float32 else contextlib.nullcontext())
-    objective = "last" if cell.model == "sasrec" else "cloze"
+    objective = get_backbone(cell.model).default_objective
 
     if cell.mode == "infer":
         model.eval()

@@ -17,11 +17,11 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
+from models.backbones import get_backbone
 from models.mixers import is_attention, mixer_unavailable_reason
 
 from .evaluate import check_protocol
 
-DEFAULT_OBJECTIVE = {"sasrec": "last", "bert4rec": "cloze", "pop": "last"}
 LOSSES = ("ce", "bce")
 LAST_PATHS = ("auto", "per-sequence", "per-prefix")  # how objective "last" is computed (batches.py)
 
@@ -63,7 +63,7 @@ class TrainConfig:
         defaults = TrainConfig()
         changed = {k: v for k, v in asdict(self).items() if v != getattr(defaults, k)}
         digest = hashlib.sha1(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
-        attention = self.attention if self.model != "pop" else "none"
+        attention = self.attention if get_backbone(self.model).mixes else "none"
         return f"{dataset}-{self.model}-{attention}-N{self.max_len}-{self.objective}-{self.loss}-s{self.seed}-{digest}"
 
 
@@ -108,7 +108,8 @@ def check_config(config: TrainConfig, model) -> None:
     check_protocol(config.protocol, config.exclude_seen)
     if config.loss not in LOSSES:
         raise ValueError(f"unknown loss {config.loss!r}; valid: {', '.join(LOSSES)}")
-    allowed = {"sasrec": ("last", "all"), "bert4rec": ("cloze",), "pop": ("last",)}[config.model]
+    backbone = get_backbone(config.model)
+    allowed = backbone.objectives
     if config.objective not in allowed:
         raise ValueError(f"model {config.model} trains with objective {' or '.join(allowed)}, not {config.objective!r}")
     if config.objective == "all" and not (model.causal and model.mask_respected):
@@ -116,7 +117,7 @@ def check_config(config: TrainConfig, model) -> None:
         raise ValueError(f"objective 'all' puts the loss at every position, but attention {config.attention!r} {why}: "
                          f"each position would see the item it predicts; use --objective last or a causal variant "
                          f"(for example linrec_causal)")
-    reason = mixer_unavailable_reason(config.attention, config.device) if config.model != "pop" else None
+    reason = mixer_unavailable_reason(config.attention, config.device) if backbone.mixes else None
     if reason:
         kind = "attention" if is_attention(config.attention) else "mixer"
         raise ValueError(f"{kind} {config.attention!r} cannot run on {config.device}: {reason}")
@@ -136,20 +137,22 @@ def check_split(config: TrainConfig, split, dataset: str) -> None:
         raise ValueError(f"{dataset}: no user has 3 or more interactions ({split.dropped_users} users dropped): "
                          f"leave-one-out needs a training item, a validation and a test target per user")
     pairs = int((split.train_lengths - 1).clamp(min=0).sum())
-    if config.model != "pop" and config.objective in ("last", "all") and pairs == 0:
+    if get_backbone(config.model).trainable and config.objective in ("last", "all") and pairs == 0:
         raise ValueError(f"{dataset}: no training pairs: every user has at most 3 interactions, so no training "
                          f"sequence holds a (prefix, next item) pair")
 
 
 def one_pass_eligible(config: TrainConfig, model) -> bool:
     """Usage: one_pass_eligible(config, model) -> whether one pass per sequence gives every prefix's pairs."""
-    return config.objective == "last" and config.model == "sasrec" and model.causal and model.mask_respected
+    return (config.objective == "last" and get_backbone(config.model).one_pass and model.causal
+            and model.mask_respected)
 
 
 def training_path(config: TrainConfig, model) -> str:
     """Usage: training_path(config, model) -> "per-sequence", "per-prefix" or "per-window" (what runs)."""
     if config.objective != "last":
         return "per-window"
-    wanted = config.last_path if config.model != "pop" else "per-prefix"
-    eligible = config.model != "pop" and one_pass_eligible(config, model)
+    trainable = get_backbone(config.model).trainable
+    wanted = config.last_path if trainable else "per-prefix"
+    eligible = trainable and one_pass_eligible(config, model)
     return "per-sequence" if wanted == "per-sequence" or (wanted == "auto" and eligible) else "per-prefix"

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from models.attention import kernel_ran
-from models.backbones import build_model
+from models.backbones import build_model, get_backbone
 from models.mixers import is_attention
 
 from ..cli import show_progress
@@ -114,12 +114,12 @@ def train_one_epoch(model, optimizer, split, samples, config, generator, progres
 
 def model_for_config(config: TrainConfig, num_items: int):
     """Usage: model = model_for_config(config, split.num_items) -> the untrained model the config describes."""
-    options = {} if config.model == "pop" else dict(
+    backbone = get_backbone(config.model)
+    options = {} if not backbone.trainable else dict(
         attention=config.attention, hidden=config.hidden, heads=config.heads, inner=config.inner,
         layers=config.layers, dropout=config.dropout, activation=config.activation, seed=config.seed,
         mixer_options=parse_mixer_options(config.mixer_options), block=config.block)
-    if config.model == "bert4rec":
-        options["mask_ratio"] = config.mask_ratio
+    options.update({name: getattr(config, name) for name in backbone.model_options})  # BERT4Rec: mask_ratio
     return build_model(config.model, num_items=num_items, max_len=config.max_len, **options).to(config.device)
 
 
@@ -132,15 +132,15 @@ def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None
     torch.manual_seed(config.seed)
     split = LeaveOneOut.from_data(data, config.seed if config.shuffle_train_order else None)
     check_split(config, split, dataset)
-    model = model_for_config(config, split.num_items)
+    model, backbone = model_for_config(config, split.num_items), get_backbone(config.model)
     check_config(config, model)
     cell = config.cell_id(dataset)
     base = {"run_id": Path(run_dir).name, "bench": "train", "cell": cell, "dataset": dataset, **asdict(config),
-            "attention": config.attention if config.model != "pop" else "none", "causal": model.causal,
+            "attention": config.attention if backbone.mixes else "none", "causal": model.causal,
             "threads": torch.get_num_threads(), "path": training_path(config, model),
             "data_sha256": data.content_sha256()}
     resume = resume_path(run_dir, cell)
-    state = load_resume(resume, cell, base["data_sha256"]) if config.model != "pop" else None
+    state = load_resume(resume, cell, base["data_sha256"]) if backbone.trainable else None
     log = CellLog(run_dir, base, keep_epochs=state["epoch"] if state else 0)
     if state and log.epochs_logged() != state["epoch"]:  # the rows of the saved epochs are gone: start over
         state, log = None, CellLog(run_dir, base)
@@ -148,7 +148,7 @@ def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None
                       seed=config.seed, device=config.device)
     checkpoint = Path(run_dir) / "checkpoints" / f"{cell}.pt"
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    if config.model == "pop":
+    if not backbone.trainable:
         model.fit(split.train_items())
         best_epoch, epochs_run, status, message = 0, 0, "finished", ""
         save_atomically(model.state_dict(), checkpoint)
@@ -162,7 +162,7 @@ def train(config: TrainConfig, data, run_dir: str | Path, *, dataset: str | None
         log.metrics("test", best_epoch, test)
     log.add(split="train", epoch=epochs_run, metric="best_epoch", value=best_epoch)
     device_type = torch.device(config.device).type
-    kernel = kernel_ran(config.attention, device_type) if config.model == "pop" or is_attention(config.attention) \
+    kernel = kernel_ran(config.attention, device_type) if not backbone.mixes or is_attention(config.attention) \
         else model.mixer_kernel_path(device_type)
     log.commit(status, message, kernel=kernel,
                seconds=time.perf_counter() - started)  # this attempt's wall time (a resumed cell: since resuming)
