@@ -35,11 +35,11 @@ def sample_inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
 
 
 def later_changed(*tensors: torch.Tensor) -> list[torch.Tensor]:
-    """Usage: later_changed(q, k, v): copies whose positions >= CUT hold other values."""
-    changed = []
+    """Usage: later_changed(q, k, v) (or a mixer's x): copies whose positions >= CUT (dim 1) hold other values."""
+    generator, changed = torch.Generator().manual_seed(1), []  # the same change on every call: deterministic
     for t in tensors:
         t = t.clone()
-        t[:, CUT:] = 5.0 * torch.randn_like(t[:, CUT:]) + 3.0
+        t[:, CUT:] = 5.0 * torch.randn(t[:, CUT:].shape, generator=generator, dtype=t.dtype) + 3.0
         changed.append(t)
     return changed
 

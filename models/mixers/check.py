@@ -12,15 +12,9 @@ from __future__ import annotations
 
 import torch
 
-from models.attention import ContractError
+from models.attention.check import CUT, ContractError, close, later_changed
 
-B, T, HIDDEN, HEADS = 2, 7, 8, 2
-CUT = 4  # the causal check changes positions >= CUT; the padding check pads item 0 from CUT on
-
-
-def close(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Usage: close(out, reference): equal up to float32 rounding, relative to the output's size."""
-    return bool(torch.allclose(a, b, rtol=1e-4, atol=1e-5 * max(1.0, b.abs().max().item())))
+B, T, HIDDEN, HEADS = 2, 7, 8, 2  # T > CUT: the causal and padding checks change positions >= CUT
 
 
 def check_mixer(spec, build_options: dict | None = None) -> None:
@@ -49,13 +43,6 @@ def check_mixer(spec, build_options: dict | None = None) -> None:
                 check_matrix_shape(spec, module, x, causal)
 
 
-def later_changed(x: torch.Tensor) -> torch.Tensor:
-    """Usage: later_changed(x): a copy whose positions >= CUT hold other values."""
-    x = x.clone()
-    x[:, CUT:] = 5.0 * torch.randn_like(x[:, CUT:]) + 3.0
-    return x
-
-
 def check_output(spec, module, x, causal: bool) -> None:
     y = module(x, causal=causal, key_padding_mask=None)
     if not isinstance(y, torch.Tensor) or y.shape != x.shape:
@@ -67,7 +54,7 @@ def check_output(spec, module, x, causal: bool) -> None:
 
 def check_causal_claim(spec, module, x) -> None:
     before = module(x, causal=True, key_padding_mask=None)[:, :CUT]
-    after = module(later_changed(x), causal=True, key_padding_mask=None)[:, :CUT]
+    after = module(*later_changed(x), causal=True, key_padding_mask=None)[:, :CUT]
     if not close(after, before):
         raise ContractError(f"mixer {spec.name!r} claims causal=True, but changing positions >= {CUT} changed the "
                             f"outputs before them; register it with causal=False")
@@ -77,7 +64,7 @@ def check_padding_claim(spec, module, x, causal: bool) -> None:
     mask = torch.zeros(B, T, dtype=torch.bool)
     mask[0, CUT:] = True  # item 0 right-padded, item 1 full
     y = module(x, causal=causal, key_padding_mask=mask)
-    changed = module(later_changed(x), causal=causal, key_padding_mask=mask)
+    changed = module(*later_changed(x), causal=causal, key_padding_mask=mask)
     if not close(changed[0, :CUT], y[0, :CUT]):
         raise ContractError(f"mixer {spec.name!r}: what padded positions hold changed the real outputs "
                             f"(causal={causal}); every mixer must honour key_padding_mask")
