@@ -116,3 +116,15 @@ def check_matrix_claim(spec, module, q, k, v, causal: bool) -> None:
         if not close(applied[real], out[real]):
             raise ContractError(f"attention {spec.name!r}: matrix(q, k) @ v is not its output (causal={causal}, "
                                 f"{'no padding' if mask is None else 'with padding'}); fix matrix() or drop it")
+
+
+def run_check(kind: str, check, spec, check_options: dict | None) -> None:
+    """Usage: run_check("mixer", check_mixer, spec, options): the check, with any crash of the registering code on
+    the check's inputs turned into one ContractError line (the attention and mixer registries both use it)."""
+    try:
+        check(spec, check_options)
+    except ContractError:
+        raise
+    except Exception as err:  # noqa: BLE001  (someone else's code: whatever it raises becomes one line)
+        raise ContractError(f"{kind} {spec.name!r} failed on the contract check's inputs: "
+                            f"{type(err).__name__}: {err}") from None

@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .check import ContractError, check_attention
+from .check import check_attention, run_check
 from .contract import AttentionInputError, check_inputs, check_matrix_inputs, clear_padding
 
 # Options a backbone passes to every variant; a variant that does not need one simply does not receive it.
@@ -101,7 +101,7 @@ def _add(spec: AttentionSpec, origin: str, check_options: dict | None) -> None:
     if is_builtin(origin):  # the suite's own variants are held to the contract by its tests
         return
     try:
-        checked(spec, check_options)
+        run_check("attention", check_attention, spec, check_options)
     except BaseException:
         del _REGISTRY[spec.name]  # a refused variant leaves no trace
         raise
@@ -110,17 +110,6 @@ def _add(spec: AttentionSpec, origin: str, check_options: dict | None) -> None:
 def is_builtin(module_name: str) -> bool:
     """Usage: is_builtin(fn.__module__) -> True for this suite's own attention modules."""
     return module_name.startswith("models.")
-
-
-def checked(spec: AttentionSpec, check_options: dict | None) -> None:
-    """check_attention, with any crash of the variant on the check's inputs turned into one ContractError line."""
-    try:
-        check_attention(spec, check_options)
-    except ContractError:
-        raise
-    except Exception as err:  # noqa: BLE001  (someone else's code: whatever it raises becomes one line)
-        raise ContractError(f"attention {spec.name!r} failed on the contract check's inputs: "
-                            f"{type(err).__name__}: {err}") from None
 
 
 def register_function(name: str, forward_fn: Callable, matrix_fn: Callable, *, description: str,

@@ -30,7 +30,9 @@ from typing import Callable
 
 from torch import nn
 
-from models.attention import AttentionInputError, ContractError, attention_names, get_spec, unavailable_reason
+from models.attention import AttentionInputError, attention_names, get_spec, unavailable_reason
+from models.attention.check import run_check
+from models.attention.registry import is_builtin
 
 from .check import check_mixer
 
@@ -91,24 +93,13 @@ def register_mixer(name: str, module_cls: type[nn.Module], *, description: str, 
                               tuple(p.name for p in params) + context,
                               tuple(p.name for p in params if p.default is p.empty), tuple(paths), paper_block,
                               **flags)
-    if module_cls.__module__.startswith("models."):  # the suite's own mixers are held to the contract by its tests
+    if is_builtin(module_cls.__module__):  # the suite's own mixers are held to the contract by its tests
         return
     try:
-        checked(_MIXERS[name], check_options)
+        run_check("mixer", check_mixer, _MIXERS[name], check_options)
     except BaseException:
         del _MIXERS[name]  # a refused mixer leaves no trace
         raise
-
-
-def checked(spec: MixerSpec, check_options: dict | None) -> None:
-    """check_mixer, with any crash of the mixer on the check's inputs turned into one ContractError line."""
-    try:
-        check_mixer(spec, check_options)
-    except ContractError:
-        raise
-    except Exception as err:  # noqa: BLE001  (someone else's code: whatever it raises becomes one line)
-        raise ContractError(f"mixer {spec.name!r} failed on the contract check's inputs: "
-                            f"{type(err).__name__}: {err}") from None
 
 
 @functools.lru_cache(maxsize=None)
