@@ -59,10 +59,7 @@ class MixerEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, attention_mask: torch.Tensor, output_all_encoded_layers: bool = True):
         key_padding_mask = attention_mask[:, 0, -1, :] < 0  # (B, T): RecBole's mask is (B, 1, T or 1, T)
-        outputs = []
-        for mixer, feed_forward in zip(self.blocks.attentions, self.blocks.feed_forwards):
-            x = feed_forward(mixer(x, causal=self.causal, key_padding_mask=key_padding_mask))
-            outputs.append(x)
+        outputs = list(self.blocks.layer_outputs(x, causal=self.causal, key_padding_mask=key_padding_mask))
         return outputs if output_all_encoded_layers else outputs[-1:]
 
 

@@ -145,9 +145,16 @@ class TransformerEncoder(nn.Module):
         return self.attentions
 
     def forward(self, x: torch.Tensor, *, causal: bool, key_padding_mask: torch.Tensor | None) -> torch.Tensor:
+        for x in self.layer_outputs(x, causal=causal, key_padding_mask=key_padding_mask):
+            pass
+        return x
+
+    def layer_outputs(self, x: torch.Tensor, *, causal: bool, key_padding_mask: torch.Tensor | None):
+        """Usage: for h in encoder.layer_outputs(x, causal=True, key_padding_mask=m): ... each block's (B, T, hidden)
+        output, first to last, one at a time (forward keeps only the last; RecBole's encoder returns them all)."""
         for mixer, feed_forward in zip(self.attentions, self.feed_forwards):
             x = feed_forward(mixer(x, causal=causal, key_padding_mask=key_padding_mask))
-        return x
+            yield x
 
     @torch.no_grad()
     def implicit_matrices(self, x: torch.Tensor, *, causal: bool, key_padding_mask=None) -> list[torch.Tensor]:
