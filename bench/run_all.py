@@ -13,7 +13,8 @@ Stages, each a command of this suite run into its own folder under the root (so 
     heatmaps      python -m bench heatmaps on the accuracy run's checkpoints
     report        python -m reports build over every stage's folder, HTML and PDF
 A second run skips finished cells and continues a killed cell after its last epoch; Ctrl-C stops after writing
-what finished. The report states the profile's scale (bench/train/grids.py says what quick cuts).
+what finished. Each stage's cells are a sweep file in bench/sweeps/ (<profile>-<stage>.toml, profile/<profile>.toml),
+whose comments say what quick cuts; the report states the profile's scale, read from them.
 """
 from __future__ import annotations
 
@@ -25,49 +26,24 @@ from pathlib import Path
 from .cli import add_device_argument
 from .processes import run_module
 from .train.grid import EXECUTOR_OPTIONS, add_executor_arguments
-from .train.grids import (BERT4REC_FULL, BERT4REC_QUICK, FULL, FULL_DATA, FULL_SEEDS, QUICK, QUICK_ABLATION_SEEDS,
-                          QUICK_DATA, QUICK_MIXER_SEEDS, QUICK_SEEDS, SASREC_MIXERS)
+from .train.grids import SWEEPS
+from .train.sweeps import load_sweep
 
 STAGES = ("data", "accuracy", "sensitivity", "ablation", "profile", "heatmaps", "report")
-TRAINING = ("accuracy", "sensitivity", "ablation")  # the stages that train a grid of cells
-SCALES = {  # what each profile trains: its base cell, data, BERT4Rec's overrides, seeds
-    "quick": {"base": QUICK, "data": QUICK_DATA, "bert4rec": BERT4REC_QUICK, "seeds": QUICK_SEEDS,
-              "mixer_seeds": QUICK_MIXER_SEEDS, "ablation_seeds": QUICK_ABLATION_SEEDS},
-    "full": {"base": FULL, "data": FULL_DATA, "bert4rec": BERT4REC_FULL, "seeds": FULL_SEEDS},
-}
-QUICK_ITEMS = 1349  # items in QUICK_DATA (ML-100K 5-core, each user's 40 most recent): the model-level item count
-# The profiling sweeps, as options of ``python -m bench profile``. The non-causal sweeps leave linrec_causal out:
-# with causal off it runs linrec's own Function, the same code and numbers as the linrec cells. The full sweeps
-# (a GPU's) run every cell in a process of its own: dot at T=16384 runs out of memory there, and a later cell must
-# not share its allocator.
-PROFILE_SWEEPS = {
-    "quick": [
-        {"attention": ["dot", "sdpa", "linrec_official", "linrec", "linear_elu", "performer", "efficient"],
-         "lengths": [64, 256, 1024, 2048], "tokens": 4096, "mode": ["fwdbwd", "infer"], "repeats": 5,
-         "max_seconds": 5},  # quick: no "fwd" (training's cost is fwdbwd, serving's infer), to keep 20 minutes
-        {"attention": ["dot", "sdpa", "linrec_causal", "linear_elu"], "causal": "on", "lengths": [64, 256, 1024, 2048],
-         "tokens": 4096, "mode": ["fwdbwd"], "repeats": 5, "max_seconds": 5},
-        {"level": "model", "attention": ["dot", "sdpa", "linrec", *SASREC_MIXERS],
-         "lengths": [QUICK.max_len, 200, 1000],
-         "tokens": 4096, "hidden": QUICK.hidden, "heads": QUICK.heads, "layers": QUICK.layers, "items": QUICK_ITEMS,
-         "mode": ["fwdbwd"], "repeats": 3, "max_seconds": 5},
-    ],
-    "full": [
-        {"attention": ["dot", "sdpa", "xformers", "linrec_official", "linrec", "linrec_triton", "linear_elu",
-                       "performer", "efficient", "cosformer"],
-         "lengths": [128, 256, 512, 1024, 2048, 4096, 8192, 16384], "tokens": 65536,
-         "mode": ["fwd", "fwdbwd", "infer"], "dtype": ["float32", "bfloat16"], "isolate": True},
-        {"attention": ["dot", "sdpa", "xformers", "linrec_causal", "linrec_causal_triton", "linear_elu"],
-         "causal": "on", "lengths": [128, 512, 2048, 8192, 16384], "tokens": 65536, "mode": ["fwdbwd"],
-         "dtype": ["bfloat16"], "isolate": True},
-        {"level": "mixer", "attention": ["sdpa", "linrec_causal", *SASREC_MIXERS], "causal": "on",
-         "lengths": [128, 512, 2048, 8192], "tokens": 65536, "mode": ["fwdbwd", "infer"], "dtype": ["bfloat16"],
-         "isolate": True},
-        {"level": "model", "attention": ["dot", "sdpa", "linrec_official", "linrec", "linrec_triton", *SASREC_MIXERS],
-         "lengths": [50, 100, FULL.max_len, 400, 1000], "tokens": 65536, "hidden": FULL.hidden, "heads": FULL.heads,
-         "layers": FULL.layers, "mode": ["fwdbwd", "infer"], "isolate": True},
-    ],
-}
+TRAINING = ("accuracy", "sensitivity", "ablation")  # the stages that train a grid of cells: <profile>-<stage>.toml
+
+
+def profile_sweeps(profile: str) -> list[dict]:
+    """Usage: profile_sweeps("quick") -> [{"attention": [...], "lengths": [...], ...}, ...]: the profile stage's runs
+    of ``python -m bench profile``, each its options as data, from bench/sweeps/profile/<profile>.toml."""
+    import tomllib
+
+    path = SWEEPS / "profile" / f"{profile}.toml"
+    with open(path, "rb") as handle:
+        sweeps = tomllib.load(handle).get("sweep")
+    if not isinstance(sweeps, list) or not sweeps or not all(isinstance(s, dict) for s in sweeps):
+        raise ValueError(f"{path}: needs [[sweep]] tables, each the options of one `python -m bench profile` run")
+    return sweeps
 
 
 def as_arguments(options: dict) -> list[str]:
@@ -84,28 +60,30 @@ def as_arguments(options: dict) -> list[str]:
 
 
 def scale_note(profile: str) -> str:
-    """Usage: scale_note("quick") -> the report's note on what this profile trains and measures, from its grids."""
-    scale = SCALES[profile]
-    base, bert, data = scale["base"], scale["bert4rec"], scale["data"]["options"]
-    longest = max(max(sweep["lengths"]) for sweep in PROFILE_SWEEPS[profile])
-    what = (f"{scale['data']['name'].upper()} {data['user_k']}-core cut to each user's "
+    """Usage: scale_note("quick") -> the report's note on what this profile trains and measures, read from its sweep
+    files (the first SASRec and BERT4Rec cells of the accuracy grid, the seeds each stage trains on)."""
+    from models.mixers import is_attention
+
+    accuracy = load_sweep(SWEEPS / f"{profile}-accuracy.toml")
+    spec, cells = accuracy[0][0], [config for _, config in accuracy]
+    base = next(c for c in cells if c.model == "sasrec")
+    bert = next(c for c in cells if c.model == "bert4rec")
+    seeds = {c.seed for c in cells}
+    fewer = {"the token mixers beyond attention": {c.seed for c in cells if not is_attention(c.attention)},
+             "the ablation": {c.seed for _, c in load_sweep(SWEEPS / f"{profile}-ablation.toml")}}
+    fewer = [f"{len(s)} for {what}" for what, s in fewer.items() if s and len(s) != len(seeds)]
+    data = spec["options"]
+    longest = max(max(sweep["lengths"]) for sweep in profile_sweeps(profile))
+    what = (f"{spec['name'].upper()} {data['user_k']}-core cut to each user's "
             f"{data['max_history']} most recent interactions, N={base.max_len}, d={base.hidden}, {base.heads} heads, "
             f"{base.layers} layer{'s' * (base.layers > 1)}, up to {base.epochs} epochs with patience {base.patience} "
-            f"(BERT4Rec: batch {bert['batch_size']}, up to {bert['epochs']} epochs), {len(scale['seeds'])} seeds"
-            f"{fewer_seeds(scale)}; profiling up to T={longest}")
+            f"(BERT4Rec: batch {bert.batch_size}, up to {bert.epochs} epochs), {len(seeds)} seeds"
+            f"{' (' + ', '.join(fewer) + ')' if fewer else ''}; profiling up to T={longest}")
     if profile == "quick":
         return (f"Quick profile: {what}. It shows the shape of each comparison in about 20 minutes on 2 CPU cores; "
                 f"it does not reproduce the paper's numbers (use --full on a GPU).")
-    dtypes = sorted({d for sweep in PROFILE_SWEEPS[profile] for d in sweep.get("dtype", ["float32"])}, reverse=True)
+    dtypes = sorted({d for sweep in profile_sweeps(profile) for d in sweep.get("dtype", ["float32"])}, reverse=True)
     return f"Full profile: {what} in {' and '.join(dtypes)}."
-
-
-def fewer_seeds(scale: dict) -> str:
-    """Usage: fewer_seeds(SCALES["quick"]) -> " (1 for the ablation)": the stages that train on fewer seeds."""
-    fewer = [f"{len(scale[key])} for {what}" for key, what in (("mixer_seeds", "the token mixers beyond attention"),
-                                                              ("ablation_seeds", "the ablation"))
-             if len(scale.get(key, scale["seeds"])) != len(scale["seeds"])]
-    return f" ({', '.join(fewer)})" if fewer else ""
 
 
 def default_profile() -> str:
@@ -122,7 +100,7 @@ def stage_commands(stage: str, profile: str, root: Path, data_dir: str | None, d
     data = ["--data-dir", data_dir] if data_dir else []
     on = ["--device", device]
     if stage == "data":
-        spec = SCALES[profile]["data"]
+        spec = load_sweep(SWEEPS / f"{profile}-accuracy.toml")[0][0]
         return [["bench", "data", *as_arguments({"dataset": spec["name"], **spec["options"]}), *data]]
     if stage in TRAINING:  # a cell another stage trained already is copied
         others = [str(root / s) for s in TRAINING if s != stage and (root / s / "rows.jsonl").is_file()]
@@ -131,12 +109,12 @@ def stage_commands(stage: str, profile: str, root: Path, data_dir: str | None, d
     if stage == "profile":
         return [["bench", "profile", *as_arguments(sweep), "--run-dir", str(root / f"profile-{i + 1}"), *on,
                  *as_arguments(profile_executor(executor or {}))]
-                for i, sweep in enumerate(PROFILE_SWEEPS[profile])]
+                for i, sweep in enumerate(profile_sweeps(profile))]
     if stage == "heatmaps":
         return [["bench", "heatmaps", str(root / "accuracy"), *data, *on]]
     if stage == "report":
         folders = [root / s for s in ("accuracy", "sensitivity", "ablation")]
-        folders += [root / f"profile-{i + 1}" for i in range(len(PROFILE_SWEEPS[profile]))]
+        folders += [root / f"profile-{i + 1}" for i in range(len(profile_sweeps(profile)))]
         runs = [str(f) for f in folders if (f / "rows.jsonl").exists()]  # stages not run (yet) are left out
         if not runs:
             raise ValueError(f"{root}: no stage has results yet; run the other stages first")

@@ -1,6 +1,9 @@
 """The main job's orchestration on tiny stand-ins: every stage into its own folder, resumable, a report at the end."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 import bench.run_all as run_all
@@ -8,7 +11,7 @@ import bench.train.grids as grids
 from bench.__main__ import main
 from bench.results import read_rows
 from bench.train import TrainConfig
-from bench.train.grids import RUN_ALL_GRIDS
+from bench.train.grids import GRIDS
 from tests.test_train_cli import inter_file  # noqa: F401  (a fixture)
 
 TINY = TrainConfig(max_len=6, hidden=8, inner=16, layers=1, epochs=1, batch_size=128, last_path="auto")
@@ -21,7 +24,7 @@ def tiny_job(inter_file, monkeypatch):  # noqa: F811
                         lambda: [(spec, TrainConfig(**{**TINY.__dict__, "attention": a})) for a in ("dot", "linrec")])
     monkeypatch.setitem(grids.GRIDS, "quick-sensitivity", lambda: [(spec, TINY)])
     monkeypatch.setitem(grids.GRIDS, "quick-ablation", lambda: [(spec, TINY)])
-    monkeypatch.setitem(run_all.PROFILE_SWEEPS, "quick", [{
+    monkeypatch.setattr(run_all, "profile_sweeps", lambda profile: [{
         "attention": ["dot", "linrec"], "lengths": [16, 32], "tokens": 64, "mode": ["fwdbwd"],
         "repeats": 2, "no_memory": True, "no_progress": True}])
     return spec
@@ -54,23 +57,69 @@ def test_a_report_before_any_results_is_one_line(tmp_path, capsys):
     assert "no stage has results yet" in capsys.readouterr().err
 
 
-def test_the_real_grids_are_well_formed():
-    for name, build in RUN_ALL_GRIDS.items():
-        cells = build()
-        ids = [config.cell_id("x") for _, config in cells]
-        assert len(ids) == len(set(ids)), f"{name} repeats a cell"
-        assert all(config.model in ("sasrec", "bert4rec", "pop") for _, config in cells)
+RUN_ALL_GRIDS = sorted(name for name in GRIDS if name.startswith(("quick-", "full-")))
+FROZEN_IDS = json.loads((Path(__file__).parent / "run_all_grid_ids.json").read_text())
+
+
+def base_cell(profile: str) -> TrainConfig:
+    """The profile's base cell: its accuracy grid's first SASRec cell (seed 0, dot)."""
+    return next(c for _, c in GRIDS[f"{profile}-accuracy"]() if c.model == "sasrec")
+
+
+@pytest.mark.parametrize("name", RUN_ALL_GRIDS)
+def test_the_real_grids_are_well_formed(name):
+    cells = GRIDS[name]()
+    ids = [config.cell_id("x") for _, config in cells]
+    assert len(ids) == len(set(ids)), f"{name} repeats a cell"
+    assert all(config.model in ("sasrec", "bert4rec", "pop") for _, config in cells)
+
+
+@pytest.mark.parametrize("name", sorted(FROZEN_IDS))
+def test_the_shipped_sweep_files_keep_every_cell_id_and_its_order(name):
+    # a results folder made before a sweep file was edited still resumes: a changed cell must be a deliberate change
+    assert [config.cell_id("x") for _, config in GRIDS[name]()] == FROZEN_IDS[name]
 
 
 @pytest.mark.parametrize("profile", ["quick", "full"])
 def test_bert4rec_gets_more_smaller_steps_than_sasrec(profile):
     # one cloze window per user an epoch: at SASRec's batch and epochs BERT4Rec would take a dozen steps in all
-    cells = [config for _, config in RUN_ALL_GRIDS[f"{profile}-accuracy"]()]
+    cells = [config for _, config in GRIDS[f"{profile}-accuracy"]()]
     bert = {(c.batch_size, c.epochs) for c in cells if c.model == "bert4rec"}
     sas = {(c.batch_size, c.epochs) for c in cells if c.model == "sasrec"}
     assert len(bert) == len(sas) == 1
     (bert_batch, bert_epochs), (sas_batch, sas_epochs) = bert.pop(), sas.pop()
     assert bert_batch < sas_batch and bert_epochs > sas_epochs
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_every_stage_of_a_profile_trains_at_one_base_cell_on_one_data_set(profile):
+    base = base_cell(profile)
+    for stage in ("accuracy", "sensitivity", "ablation"):
+        cells = GRIDS[f"{profile}-{stage}"]()
+        assert {str(spec) for spec, _ in cells} == {str(GRIDS[f"{profile}-accuracy"]()[0][0])}, stage
+        assert any(c == TrainConfig(**{**base.__dict__, "attention": c.attention, "seed": c.seed})
+                   for _, c in cells), stage
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_the_profile_sweeps_are_valid_profile_options_at_the_base_cells_shape(profile):
+    from bench.__main__ import build_parser
+
+    for sweep in run_all.profile_sweeps(profile):
+        args = build_parser().parse_args(["profile", *run_all.as_arguments(sweep)])  # argparse exits on a bad one
+        assert args.command == "profile"
+    base = base_cell(profile)
+    model = [s for s in run_all.profile_sweeps(profile) if s.get("level") == "model"]
+    assert len(model) == 1 and base.max_len in model[0]["lengths"]
+    assert (model[0]["hidden"], model[0]["heads"], model[0]["layers"]) == (base.hidden, base.heads, base.layers)
+
+
+def test_a_profile_sweep_file_without_sweeps_is_one_line(tmp_path, monkeypatch):
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile" / "quick.toml").write_text("lengths = [64]\n")
+    monkeypatch.setattr(run_all, "SWEEPS", tmp_path)
+    with pytest.raises(ValueError, match=r"quick.toml: needs \[\[sweep\]\] tables"):
+        run_all.profile_sweeps("quick")
 
 
 def test_run_all_sh_explains_itself():
@@ -90,10 +139,10 @@ def test_sweeps_are_options_and_the_scale_note_follows_the_grids():
     assert run_all.as_arguments({"attention": ["dot", "linrec"], "tokens": 64, "no_memory": True, "batch": None,
                                  "isolate": False}) == ["--attention", "dot", "linrec", "--tokens", "64", "--no-memory"]
     note = run_all.scale_note("quick")
-    assert note.startswith("Quick profile: ML-100K 5-core") and f"N={grids.QUICK.max_len}," in note
-    assert f"{len(grids.QUICK_SEEDS)} seeds" in note and "up to T=2048" in note
-    assert f"{len(grids.QUICK_ABLATION_SEEDS)} for the ablation" in note
-    assert len({c.seed for _, c in grids.GRIDS["quick-ablation"]()}) == len(grids.QUICK_ABLATION_SEEDS)
+    seeds = lambda grid: len({c.seed for _, c in GRIDS[grid]()})
+    assert note.startswith("Quick profile: ML-100K 5-core") and f"N={base_cell('quick').max_len}," in note
+    assert f"{seeds('quick-accuracy')} seeds" in note and "up to T=2048" in note
+    assert f"{seeds('quick-ablation')} for the ablation" in note and seeds("quick-ablation") < seeds("quick-accuracy")
     assert "for the ablation" not in run_all.scale_note("full")  # every stage trains on the same seeds there
     assert run_all.stage_commands("data", "quick", None, None) == [
         ["bench", "data", "--dataset", "ml-100k", "--user-k", "5", "--item-k", "5", "--max-history", "40"]]
@@ -102,8 +151,8 @@ def test_sweeps_are_options_and_the_scale_note_follows_the_grids():
 
 @pytest.mark.parametrize("profile", ["quick", "full"])
 def test_each_sensitivity_sweep_passes_through_its_base_cell(profile):
-    base = {"quick": grids.QUICK, "full": grids.FULL}[profile]
-    cells = [config for _, config in RUN_ALL_GRIDS[f"{profile}-sensitivity"]()]
+    base = base_cell(profile)
+    cells = [config for _, config in GRIDS[f"{profile}-sensitivity"]()]
     for attention in ("dot", "linrec"):
         assert cells.count(TrainConfig(**{**base.__dict__, "attention": attention})) == 1
         swept = [c for c in cells if c.attention == attention and c.hidden != base.hidden]
@@ -111,9 +160,9 @@ def test_each_sensitivity_sweep_passes_through_its_base_cell(profile):
 
 
 def test_the_full_profile_isolates_every_cell_and_races_the_triton_kernels():
-    for sweep in run_all.PROFILE_SWEEPS["full"]:
+    for sweep in run_all.profile_sweeps("full"):
         assert "--isolate" in run_all.as_arguments(sweep)  # an OOM is a row; no cell shares a crashed cell's allocator
-    variants = {v for sweep in run_all.PROFILE_SWEEPS["full"] for v in sweep["attention"]}
+    variants = {v for sweep in run_all.profile_sweeps("full") for v in sweep["attention"]}
     assert {"linrec_triton", "linrec_causal_triton"} <= variants
 
 

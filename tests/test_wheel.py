@@ -47,7 +47,9 @@ def run(site: Path, cwd: Path, *args) -> subprocess.CompletedProcess:
 
 def test_the_wheel_ships_its_template_and_sweep_files(wheel_site):
     assert (wheel_site / "reports" / "templates" / "report.html.j2").is_file()
-    assert (wheel_site / "bench" / "sweeps" / "reference-ml100k.toml").is_file()
+    shipped = {p.relative_to(ROOT / "bench").as_posix() for p in (ROOT / "bench" / "sweeps").rglob("*.toml")}
+    assert {"sweeps/smoke.toml", "sweeps/quick-accuracy.toml", "sweeps/profile/full.toml"} <= shipped
+    assert all((wheel_site / "bench" / name).is_file() for name in shipped)  # every grid, run_all's included
     assert (wheel_site / "bin" / "linrec-bench").is_file() and (wheel_site / "bench" / "data" / "fetch.py").is_file()
     points = (next(wheel_site.glob("linrec_bench-*.dist-info")) / "entry_points.txt").read_text()
     assert "linrec-bench = reports.console:main" in points
