@@ -72,8 +72,8 @@ def scale_note(profile: str) -> str:
     fewer = {"the token mixers beyond attention": {c.seed for c in cells if not is_attention(c.attention)},
              "the ablation": {c.seed for _, c in load_sweep(SWEEPS / f"{profile}-ablation.toml")}}
     fewer = [f"{len(s)} for {what}" for what, s in fewer.items() if s and len(s) != len(seeds)]
-    data = spec["options"]
-    longest = max(max(sweep["lengths"]) for sweep in profile_sweeps(profile))
+    data, sweeps = spec["options"], profile_sweeps(profile)
+    longest = max(max(sweep["lengths"]) for sweep in sweeps)
     what = (f"{spec['name'].upper()} {data['user_k']}-core cut to each user's "
             f"{data['max_history']} most recent interactions, N={base.max_len}, d={base.hidden}, {base.heads} heads, "
             f"{base.layers} layer{'s' * (base.layers > 1)}, up to {base.epochs} epochs with patience {base.patience} "
@@ -82,7 +82,7 @@ def scale_note(profile: str) -> str:
     if profile == "quick":
         return (f"Quick profile: {what}. It shows the shape of each comparison in about 20 minutes on 2 CPU cores; "
                 f"it does not reproduce the paper's numbers (use --full on a GPU).")
-    dtypes = sorted({d for sweep in profile_sweeps(profile) for d in sweep.get("dtype", ["float32"])}, reverse=True)
+    dtypes = sorted({d for sweep in sweeps for d in sweep.get("dtype", ["float32"])}, reverse=True)
     return f"Full profile: {what} in {' and '.join(dtypes)}."
 
 
