@@ -26,19 +26,19 @@ if shadowing_models():  # before anything imports models: one line, not an Impor
     print(f"error: {shadowing_models()}", file=sys.stderr)
     sys.exit(2)
 
+# Every file below imports no torch or pandas at its top: the work is imported when a command runs, so --help and
+# argument errors answer at once (tests/test_cli_startup.py).
 from . import environment  # noqa: E402
 from .cli import add_list_command  # noqa: E402
+from .commands import (add_heatmaps_command, add_microbench_command, add_perf_command,  # noqa: E402
+                       add_train_summary_command, run_handler)
 from .data.cli import add_data_command  # noqa: E402
 from .device.cli import add_device_check_command  # noqa: E402
-from .heatmaps import add_heatmaps_command  # noqa: E402
-from .perf.cli import add_perf_command  # noqa: E402
-from .perf.microbench import add_microbench_command  # noqa: E402
 from .profile.cli import add_profile_command  # noqa: E402
 from .run_all import add_run_all_command  # noqa: E402
 from .runs.status import add_status_command  # noqa: E402
 from .train.cli import add_train_command  # noqa: E402
 from .train.grid import add_train_cell_command, add_train_grid_command  # noqa: E402
-from .train.summary import add_train_summary_command  # noqa: E402
 
 
 def build_parser(prog: str = "python -m bench") -> argparse.ArgumentParser:
@@ -101,7 +101,7 @@ def main(argv=None, prog: str = "python -m bench") -> int:
     args = parser.parse_args(rest)
     environment.COMMAND_LINE[:] = argv  # env.json: how a run was made
     try:
-        return args.run(args)
+        return run_handler(args)
     except (ValueError, OSError) as err:  # bad input: one line, no traceback
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -6,6 +6,9 @@ Usage:
     COMMAND_LINE[:] = argv     # python -m bench sets it, so env.json records the command that made a run
     check_device("cuda")       # one-line ValueError for an unknown device, or CUDA where torch sees no GPU
     select_device("auto")      # -> "cuda" where torch sees a GPU, else "cpu"; "cuda:1" makes GPU 1 current
+
+torch loads inside the functions that ask it, on first use: every command imports this file, and its
+``--help`` and argument errors answer before torch is imported (tests/test_cli_startup.py).
 """
 from __future__ import annotations
 
@@ -19,9 +22,6 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-import torch
-
-from models.attention.linrec_kernels import kernel_path
 from models.plugins import loaded_plugins
 
 DEVICES = ("cpu", "cuda")
@@ -36,6 +36,8 @@ def check_device(device: str, present: bool = True) -> None:
         raise ValueError(f"unknown device {device!r}; valid: {DEVICE_FORMS}")
     if not present or device == "cpu":
         return
+    import torch
+
     if not torch.cuda.is_available():
         raise ValueError(f"--device {device} asked for, but torch sees no CUDA device here (use --device cpu)")
     index = int(device.split(":")[1]) if ":" in device else 0
@@ -48,6 +50,8 @@ def select_device(device: str) -> str:
     """Usage: select_device("auto") -> "cuda" or "cpu". Checks ``device`` (auto, cpu, cuda, cuda:N), makes GPU N
     the current one for cuda:N, and returns the device type the run's cells use: a cell trained or measured on
     another GPU of the same kind is the same cell, and rows name the GPU (device_name) and env.json its index."""
+    import torch
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     check_device(device)
@@ -58,6 +62,8 @@ def select_device(device: str) -> str:
 
 def device_name(device: str) -> str:
     """Usage: device_name("cpu") -> the CPU model; device_name("cuda") -> the GPU's name."""
+    import torch
+
     if torch.device(device).type == "cuda":
         return torch.cuda.get_device_name(torch.device(device))
     return cpu_model()
@@ -110,6 +116,10 @@ def nvidia_driver() -> str | None:
 def environment() -> dict:
     """Usage: environment() -> versions, device, threads, commit, host, the command: everything a row's numbers
     depend on and how they were made."""
+    import torch
+
+    from models.attention.linrec_kernels import kernel_path
+
     cuda = torch.cuda.is_available()
     return {
         "command_line": shlex.join(["python", "-m", "bench", *COMMAND_LINE]) if COMMAND_LINE else None,

@@ -27,7 +27,6 @@ from models.attention import get_spec
 from models.backbones import get_backbone
 from models.mixers import get_mixer_spec
 
-from .cli import add_device_argument
 from .environment import select_device
 from .results import read_rows, recorded_cells, write_rows
 from .train.batches import LeaveOneOut, evaluation_inputs, gather_windows
@@ -132,21 +131,6 @@ def heatmap_rows(run_dir, user: int | None = None, layer: int = 0, head: int = 0
 def is_softmax(name: str) -> bool:
     """Usage: is_softmax("dot") -> True: an exact (softmax) attention, whose rows sum to 1 over real keys."""
     return get_mixer_spec(name).attention is not None and get_spec(name).exact
-
-
-def add_heatmaps_command(commands) -> None:
-    cmd = commands.add_parser("heatmaps", help="implicit attention matrices of trained cells, for the report",
-                              description=__doc__.split("\n\n")[0])
-    cmd.add_argument("run_dir", type=Path, help="a training run folder (rows.jsonl, config.json, checkpoints/)")
-    cmd.add_argument("--user", type=int, default=None, help="user index (default: the median-length test history)")
-    cmd.add_argument("--layer", type=int, default=0, help="the layer whose matrix is drawn (default: %(default)s)")
-    cmd.add_argument("--head", type=int, default=0, help="the head whose matrix is drawn (default: %(default)s)")
-    cmd.add_argument("--mixer", "--attention", nargs="+", default=None, metavar="NAME", dest="mixers",
-                     help="only these token mixers' cells (default: every cell whose mixer has a T x T matrix)")
-    cmd.add_argument("--data-dir", type=Path, default=None,
-                     help="data cache folder (default: $LINREC_BENCH_DATA or <repo>/data)")
-    add_device_argument(cmd)
-    cmd.set_defaults(run=run_heatmaps)
 
 
 def run_heatmaps(args: argparse.Namespace) -> int:

@@ -10,7 +10,8 @@ import bench.profile.measure as measure
 import bench.profile.recheck as recheck
 from bench.profile.analysis import out_of_line, reliable_fit
 from bench.profile.cells import ProfileCell
-from bench.profile.measure import LOAD_FIELDS, MeasureOptions, cell_rows, time_under_least_load
+from bench.profile.measure import LOAD_FIELDS, cell_rows, time_under_least_load
+from bench.profile.spec import MeasureOptions
 from bench.results import read_rows, write_rows
 from tests.test_analysis import law, rows
 

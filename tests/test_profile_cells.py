@@ -6,7 +6,8 @@ import json
 import pytest
 
 from bench.__main__ import main
-from bench.profile.cells import GridSpec, ProfileCell, batch_for, canonical_dtype, dtype_problem, make_grid
+from bench.profile.cells import ProfileCell, batch_for, canonical_dtype, dtype_problem, make_grid
+from bench.profile.spec import GridSpec
 
 
 def test_grid_orders_by_length_and_resolves_batches():
@@ -112,7 +113,7 @@ def test_a_folder_of_a_different_command_is_refused(tmp_path, capsys):
 
 def test_a_gpu_sweep_estimates_its_time_from_the_roofline_floors():
     from bench.profile.estimate import PROCESS_START_S, estimate_line, gpu_seconds
-    from bench.profile.measure import MeasureOptions
+    from bench.profile.spec import MeasureOptions
 
     cell = ProfileCell("attention", "dot", "fwdbwd", False, 16384, 4, 8, 64, "bfloat16", "cuda", "tokens",
                        tokens=65536)

@@ -9,7 +9,8 @@ import torch
 
 from bench.profile.cells import ProfileCell
 from bench.profile.flops import attention_flops, attention_min_bytes
-from bench.profile.measure import MeasureOptions, failure, measure_cell, memory_here, run_child
+from bench.profile.measure import failure, measure_cell, memory_here, run_child
+from bench.profile.spec import MeasureOptions
 from bench.profile.memory import NvmlSampler
 from bench.profile.steps import build_step
 from bench.profile.timing import summarise, time_step

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from ..cli import add_device_argument, positive_float
 from ..results import append_rows, atomic_write, unique_dir, write_json
-from .verdicts import verdict, verdict_table
 
 BUDGET_S = 540.0  # 9 minutes: a lent GPU's 15 leave room for its start and one rerun
 
@@ -51,6 +50,8 @@ def new_folder(run_dir: Path | None, gpu: str) -> Path:
 def run_steps(steps, check) -> list[dict]:
     """Usage: run_steps(STEPS, check) -> every verdict row: a step that raises is one FAIL row; one past the
     deadline is one skipped row."""
+    from .verdicts import verdict
+
     rows = []
     for name, step in steps:
         if check.left() <= 0:
@@ -72,6 +73,7 @@ def run_device_check(args) -> int:
 
     from ..environment import environment, select_device
     from .steps import STEPS, Check
+    from .verdicts import verdict_table
 
     if not torch.cuda.is_available():
         build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU only"

@@ -21,7 +21,8 @@ from models.attention.sdpa import last_backend
 
 from ..processes import run_module
 from ..profile.cells import ProfileCell
-from ..profile.measure import MeasureOptions, measure_cell
+from ..profile.measure import measure_cell
+from ..profile.spec import MeasureOptions
 from ..results import append_rows, read_rows
 from .verdicts import memory_verdict, speed_verdicts, verdict
 

@@ -36,7 +36,8 @@ from tqdm import tqdm
 from ..cli import show_progress
 from ..profile.analysis import loglog_fit
 from ..profile.cells import ProfileCell
-from ..profile.measure import MeasureOptions, failure, measure_cell
+from ..profile.measure import failure, measure_cell
+from ..profile.spec import MeasureOptions
 from ..profile.steps import build_step
 from ..profile.timing import time_interleaved, time_step
 

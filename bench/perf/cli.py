@@ -16,7 +16,6 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..cli import add_device_argument
 from ..environment import environment, select_device
 from ..results import append_rows, new_run_dir, write_json
 from .breakdown import PARTS, time_breakdown
@@ -28,24 +27,6 @@ from .training import DATASET, SETTING, epoch_rows, throughput_table
 BREAKDOWN_VARIANTS = ("sdpa", "linrec_official", "linrec")
 BREAKDOWN_LENGTHS = (200, 2048)
 FIRST_CALL_CELL = attention_cell("linrec", 200, 64)  # its first call compiles the LinRec CPU kernels
-
-
-def add_perf_command(commands) -> None:
-    cmd = commands.add_parser("perf", help="the LinRec performance claims, measured side by side, in one table",
-                              description=__doc__.split("\n\n")[0])
-    cmd.add_argument("--quick", action="store_true", help="5 repeats a cell, memory fit up to T=8192")
-    cmd.add_argument("--no-breakdown", action="store_true", help="skip the SASRec step breakdown")
-    cmd.add_argument("--no-mixers", action="store_true",
-                     help="skip the token mixers' checks (fast path against naive loop, memory growth, SASRec step)")
-    cmd.add_argument("--no-training", action="store_true",
-                     help="skip the training epochs on ML-100K (about 4 minutes on 2 cores)")
-    cmd.add_argument("--data-dir", type=Path, default=None,
-                     help="where ML-100K is cached (default: $LINREC_BENCH_DATA or <repo>/data)")
-    cmd.add_argument("--results", type=Path, default=Path("results"), help="parent of the new run folder")
-    cmd.add_argument("--run-dir", type=Path, default=None, help="a new, empty run folder (default results/perf-*)")
-    cmd.add_argument("--no-progress", action="store_true", help="no progress bar (bars show on a terminal only)")
-    add_device_argument(cmd)
-    cmd.set_defaults(run=run_perf)
 
 
 def open_run(args) -> Path:

@@ -19,13 +19,13 @@ import torch
 
 from models.attention import get_spec
 
-from ..cli import positive_float, positive_int, show_progress
+from ..cli import show_progress
 from ..profile.cells import ProfileCell
-from ..profile.measure import MeasureOptions, failure, run_child
+from ..profile.measure import failure, run_child
+from ..profile.spec import MeasureOptions
 from ..profile.steps import build_step
 from ..profile.timing import summarise, time_interleaved
 
-DEFAULT_VARIANTS = ["linrec_official", "linrec", "linrec_causal", "dot", "sdpa"]
 BASELINE = "linrec_official"
 CAUSAL_ONLY = {"linrec_causal"}  # measured in its causal mode only (non-causal it is plain linrec)
 
@@ -129,25 +129,6 @@ def ratio_table(rows: list[dict], metric: str, stat: str, baseline: str = BASELI
     base = values[baseline] if baseline in values else pd.Series(np.nan, index=index)
     text = values.apply(lambda col: [f"{v:.1f} ({v / b:.2f}x)" if b == b else f"{v:.1f}" for v, b in zip(col, base)])
     return text.where(values.notna(), status)
-
-
-def add_microbench_command(commands) -> None:
-    cmd = commands.add_parser("microbench", help="forward+backward time and peak memory, side by side, on CPU",
-                              description="Baseline micro-benchmark (see bench/perf/microbench.py for the method).")
-    cmd.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, metavar="NAME",
-                     help=f"attention names (default: {' '.join(DEFAULT_VARIANTS)})")
-    cmd.add_argument("--lengths", nargs="+", type=positive_int, default=[200, 1024, 4096], metavar="T",
-                     help="sequence lengths (default: %(default)s)")
-    cmd.add_argument("--tokens", type=positive_int, default=12800, help="token budget: B = tokens // T")
-    cmd.add_argument("--heads", type=positive_int, default=Cell.H, help="attention heads (default: %(default)s)")
-    cmd.add_argument("--head-dim", type=positive_int, default=Cell.D, help="head dimension D (default: %(default)s)")
-    cmd.add_argument("--repeats", type=positive_int, default=9, help="timed calls per cell (upper bound)")
-    cmd.add_argument("--warmup", type=positive_int, default=2, help="untimed calls first (default: %(default)s)")
-    cmd.add_argument("--max-seconds", type=positive_float, default=30.0,
-                     help="stop timing a cell after this much time once it has 3 calls")
-    cmd.add_argument("--no-memory", action="store_true", help="skip the memory pass")
-    cmd.add_argument("--results", default="results", help="folder for the run folder (default: results)")
-    cmd.set_defaults(run=run_microbench)
 
 
 def run_microbench(args) -> int:

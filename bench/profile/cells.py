@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 
@@ -27,10 +27,8 @@ from models.backbones.sasrec import resolve_causal
 from models.mixers import get_mixer_spec
 
 from ..environment import check_device
+from .spec import CAUSAL_CHOICES, LEVELS, MODES, GridSpec
 
-LEVELS = ("attention", "mixer", "model")
-MODES = ("fwd", "fwdbwd", "infer")
-CAUSAL_CHOICES = ("auto", "off", "on", "both")
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
 
@@ -82,28 +80,6 @@ class ProfileCell:
     @classmethod
     def from_json(cls, text: str) -> "ProfileCell":
         return cls(**json.loads(text))
-
-
-@dataclass(frozen=True)
-class GridSpec:
-    """Everything that defines a profiling sweep; stored in config.json and compared on resume."""
-
-    variants: list[str]
-    lengths: list[int]
-    level: str = "attention"
-    modes: list[str] = field(default_factory=lambda: ["fwdbwd"])
-    causal: str = "auto"  # attention level: off; model level: what the model does by itself
-    dtypes: list[str] = field(default_factory=lambda: ["float32"])
-    device: str = "cpu"
-    batch: int | None = None
-    tokens: int | None = 8192
-    heads: int = 8
-    head_dim: int = 16
-    model: str = "sasrec"
-    layers: int = 2
-    items: int = 3416
-    seed: int = 0
-    options: str = ""  # the variant's options, "key=value,..." (every variant of the sweep gets them)
 
 
 def canonical_dtype(name: str) -> str:

@@ -23,8 +23,7 @@ from pathlib import Path
 from ..cli import add_device_argument, non_negative_int, positive_float, positive_int
 from ..machine import available_mib
 from ..train.config import mixer_options_text
-from .cells import CAUSAL_CHOICES, LEVELS, MODES, GridSpec, canonical_dtype, make_grid, trainable_backbones
-from .measure import MeasureOptions
+from .spec import CAUSAL_CHOICES, LEVELS, MODES, GridSpec, MeasureOptions
 
 GRID = GridSpec(variants=[], lengths=[])  # the defaults of every setting below
 MEASURE = MeasureOptions()
@@ -63,7 +62,8 @@ def add_profile_command(commands) -> None:
     size.add_argument("--head-dim", type=positive_int,
                       help=f"D (default {GRID.head_dim}); the hidden size d is heads * D")
     size.add_argument("--hidden", type=positive_int, metavar="d", help="the hidden size d instead: D = d / heads")
-    what.add_argument("--model", choices=trainable_backbones(), default=GRID.model, help="backbone at --level model")
+    what.add_argument("--model", default=GRID.model, metavar="NAME",
+                      help="backbone at --level model: sasrec, bert4rec or a plug-in's (default: %(default)s)")
     what.add_argument("--layers", type=positive_int, default=GRID.layers, help="Transformer layers at --level model")
     what.add_argument("--items", type=positive_int, default=GRID.items, help="item count at --level model (ML-1M's)")
     what.add_argument("--seed", type=non_negative_int, default=GRID.seed,
@@ -142,6 +142,8 @@ def options_from_args(args) -> MeasureOptions:
 def command_config(grid: GridSpec, args) -> dict:
     """What makes a run folder's rows comparable: the grid in canonical form (so ``bf16`` and ``bfloat16``, or
     lengths in another order, are the same command) and the measuring settings as given."""
+    from .cells import canonical_dtype
+
     how = ("warmup", "repeats", "min_repeats", "max_seconds", "no_memory", "memory_cap_mib", "isolate", "threads")
     canonical = {**asdict(grid), "lengths": sorted(set(grid.lengths)), "variants": sorted(set(grid.variants)),
                  "modes": sorted(set(grid.modes)), "dtypes": sorted({canonical_dtype(d) for d in grid.dtypes})}
@@ -219,6 +221,7 @@ def run_profile(args) -> int:
 
     from ..environment import COMMAND_LINE, environment
     from ..results import complete_cells, read_rows, repair_rows, write_json
+    from .cells import make_grid
     from .recheck import recheck_cells
     from .table import print_run_table
     from .workers import check_pool, run_array, run_pool

@@ -21,7 +21,7 @@ import re
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
 
@@ -34,28 +34,12 @@ from .cells import ProfileCell
 from .flops import cell_counts
 from ..load import load_between, loaded_reason, snapshot
 from .memory import cuda_peak_mib, fresh_process_env, limit_address_space, peak_rss_mib
+from .spec import MeasureOptions
 from .steps import build_step, check_runnable
 from .timing import TIME_STATS, time_step
 
 CHILD_MODULE = "bench.profile.measure"  # this file, run as ``python -m`` for a cell's own process
 OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory")
-
-
-@dataclass(frozen=True)
-class MeasureOptions:
-    """How a cell is measured (not what): stored in config.json beside the grid."""
-
-    warmup: int = 2
-    repeats: int = 10
-    min_repeats: int = 3
-    max_seconds: float = 20.0
-    memory: bool = True
-    memory_cap_mib: float | None = None  # CPU only: address-space cap of the measuring subprocess
-    isolate: bool = False
-    timeout: float = 1800.0  # seconds for one subprocess
-    threads: int | None = None
-    load_attempts: int = 3  # a timing taken under load is taken again, up to this many times in all
-    load_wait: float = 2.0  # seconds between attempts, for the load to pass
 
 
 LOAD_FIELDS = ("load_avg", "others_cpu", "steal", "attempts", "loaded")

@@ -16,7 +16,8 @@ import pandas as pd
 
 from ..results import read_rows, write_rows
 from .analysis import out_of_line
-from .measure import MeasureOptions, measure_cell
+from .measure import measure_cell
+from .spec import MeasureOptions
 
 
 def suspects(rows: list[dict]) -> dict:

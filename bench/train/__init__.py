@@ -10,7 +10,20 @@ candidates, HR/NDCG/MRR), log.py (a cell's rows, committed in one write), resume
 grids.py (named grids of cells), summary.py (mean ± std over seeds: ``train-summary``), cli.py (``train``,
 ``train-grid``).
 """
-from .config import TrainConfig
-from .loop import train
+from __future__ import annotations
 
 __all__ = ["TrainConfig", "train"]
+
+
+def __getattr__(name: str):
+    """Usage: bench.train.train: TrainConfig and train load on first use (PEP 562), so that importing one of this
+    package's light files (config.py, grids.py, the command parsers) does not import torch."""
+    if name == "TrainConfig":
+        from .config import TrainConfig
+
+        return TrainConfig
+    if name == "train":
+        from .loop import train
+
+        return train
+    raise AttributeError(f"module 'bench.train' has no attribute {name!r}")

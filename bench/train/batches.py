@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-OBJECTIVES = ("last", "all", "cloze")
+from .config import OBJECTIVES
 
 
 def ranges_to_index(starts: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

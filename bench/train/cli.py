@@ -14,16 +14,13 @@ import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from models.backbones import backbone_names, get_backbone
-
-from ..runs.claims import claimed
 from ..cli import add_device_argument, add_mixer_argument, non_negative_float, positive_float, positive_int
 from ..data.cli import add_dataset_arguments, dataset_from_args
-from ..environment import environment, select_device
 from ..results import new_run_dir, read_json, write_json
-from .config import LAST_PATHS, LOSSES, TrainConfig, dataset_label, mixer_options_text
+from ..runs.claims import claimed
+from .config import (LAST_PATHS, LOSSES, OBJECTIVES, PROTOCOLS, TrainConfig, backbone_spec, dataset_label,
+                     mixer_options_text)
 from .log import check_same_data, finished_cells
-from .loop import train
 
 COMMAND = "train"
 DEFAULTS = TrainConfig()
@@ -43,11 +40,9 @@ def fraction(text: str) -> float:
 
 def add_model_arguments(cmd) -> None:
     """Usage: add_model_arguments(cmd) adds one option per TrainConfig field, each defaulting to TrainConfig's."""
-    from .batches import OBJECTIVES
-    from .evaluate import PROTOCOLS
-
     d = DEFAULTS
-    cmd.add_argument("--model", choices=backbone_names(), default=d.model, help="the backbone (default: %(default)s)")
+    cmd.add_argument("--model", default=d.model, metavar="NAME",
+                     help="the backbone: sasrec, bert4rec, pop, or a plug-in's (default: %(default)s)")
     add_mixer_argument(cmd, default=d.attention)
     cmd.add_argument("--mixer-option", action="append", default=[], metavar="KEY=VALUE", dest="mixer_options",
                      help="an option of the token mixer, repeatable (for example --mixer-option d_state=16)")
@@ -101,7 +96,9 @@ def add_train_command(commands) -> None:
 def config_from_args(args) -> TrainConfig:
     names = {f.name for f in fields(TrainConfig)}
     values = {name: getattr(args, name) for name in names if hasattr(args, name)}
-    values["objective"] = args.objective or get_backbone(args.model).default_objective
+    from ..environment import select_device
+
+    values["objective"] = args.objective or backbone_spec(args.model).default_objective
     values["mixer_options"] = mixer_options_text(args.mixer_options)
     values["attention"] = args.attention or DEFAULTS.attention
     values["device"] = select_device(args.device)  # checked before the data loads or a run folder is made
@@ -148,7 +145,9 @@ def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: 
             print(f"{cell}: already finished in {run_dir}, skipped")
             return None
         record_cell(run_dir, cell, config, dataset, data.statistics(), env)
-        what = f"{config.model}, {config.attention}" if get_backbone(config.model).mixes else config.model
+        from .loop import train
+
+        what = f"{config.model}, {config.attention}" if backbone_spec(config.model).mixes else config.model
         order = ", shuffled training order" if config.shuffle_train_order else ""
         print(f"{where + ' ' if where else ''}{cell}: training ({what}, N={config.max_len}, seed {config.seed}{order})")
         summary = train(config, data, run_dir, dataset=label, progress=progress)
@@ -159,6 +158,8 @@ def run_cell(run_dir: Path, config: TrainConfig, data, dataset: dict, progress: 
 
 
 def run_train(args) -> int:
+    from ..environment import environment
+
     config = config_from_args(args)
     data = dataset_from_args(args)
     run_dir = claim_run_dir(args.run_dir)

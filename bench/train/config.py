@@ -17,13 +17,10 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-from models.backbones import get_backbone
-from models.mixers import is_attention, mixer_unavailable_reason
-
-from .evaluate import check_protocol
-
 LOSSES = ("ce", "bce")
 LAST_PATHS = ("auto", "per-sequence", "per-prefix")  # how objective "last" is computed (batches.py)
+OBJECTIVES = ("last", "all", "cloze")  # the loss at the last position, at every position, or BERT4Rec's cloze
+PROTOCOLS = ("full", "uni100", "pop100")  # full ranking, or 100 uniform / popularity-sampled negatives (evaluate.py)
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ class TrainConfig:
         defaults = TrainConfig()
         changed = {k: v for k, v in asdict(self).items() if v != getattr(defaults, k)}
         digest = hashlib.sha1(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
-        attention = self.attention if get_backbone(self.model).mixes else "none"
+        attention = self.attention if backbone_spec(self.model).mixes else "none"
         return f"{dataset}-{self.model}-{attention}-N{self.max_len}-{self.objective}-{self.loss}-s{self.seed}-{digest}"
 
 
@@ -103,12 +100,28 @@ def dataset_label(data) -> str:
     return label + (f"-last{history}" if history else "")
 
 
+def backbone_spec(name: str):
+    """Usage: backbone_spec("sasrec") -> its BackboneSpec. The registry (and torch) load on first use, so that the
+    command parsers read this file's defaults at once."""
+    from models.backbones import get_backbone
+
+    return get_backbone(name)
+
+
+def check_protocol(protocol: str, exclude_seen: bool) -> None:
+    """Usage: check_protocol("uni100", False). One-line errors for an unknown protocol or a filter it cannot use."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown evaluation protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
+    if exclude_seen and protocol != "full":
+        raise ValueError("exclude_seen applies to full ranking only (sampled negatives never include seen items)")
+
+
 def check_config(config: TrainConfig, model) -> None:
     """Usage: check_config(config, model). One-line errors for combinations that cannot give honest numbers."""
     check_protocol(config.protocol, config.exclude_seen)
     if config.loss not in LOSSES:
         raise ValueError(f"unknown loss {config.loss!r}; valid: {', '.join(LOSSES)}")
-    backbone = get_backbone(config.model)
+    backbone = backbone_spec(config.model)
     allowed = backbone.objectives
     if config.objective not in allowed:
         raise ValueError(f"model {config.model} trains with objective {' or '.join(allowed)}, not {config.objective!r}")
@@ -117,6 +130,8 @@ def check_config(config: TrainConfig, model) -> None:
         raise ValueError(f"objective 'all' puts the loss at every position, but attention {config.attention!r} {why}: "
                          f"each position would see the item it predicts; use --objective last or a causal variant "
                          f"(for example linrec_causal)")
+    from models.mixers import is_attention, mixer_unavailable_reason
+
     reason = mixer_unavailable_reason(config.attention, config.device) if backbone.mixes else None
     if reason:
         kind = "attention" if is_attention(config.attention) else "mixer"
@@ -137,14 +152,14 @@ def check_split(config: TrainConfig, split, dataset: str) -> None:
         raise ValueError(f"{dataset}: no user has 3 or more interactions ({split.dropped_users} users dropped): "
                          f"leave-one-out needs a training item, a validation and a test target per user")
     pairs = int((split.train_lengths - 1).clamp(min=0).sum())
-    if get_backbone(config.model).trainable and config.objective in ("last", "all") and pairs == 0:
+    if backbone_spec(config.model).trainable and config.objective in ("last", "all") and pairs == 0:
         raise ValueError(f"{dataset}: no training pairs: every user has at most 3 interactions, so no training "
                          f"sequence holds a (prefix, next item) pair")
 
 
 def one_pass_eligible(config: TrainConfig, model) -> bool:
     """Usage: one_pass_eligible(config, model) -> whether one pass per sequence gives every prefix's pairs."""
-    return (config.objective == "last" and get_backbone(config.model).one_pass and model.causal
+    return (config.objective == "last" and backbone_spec(config.model).one_pass and model.causal
             and model.mask_respected)
 
 
@@ -152,7 +167,7 @@ def training_path(config: TrainConfig, model) -> str:
     """Usage: training_path(config, model) -> "per-sequence", "per-prefix" or "per-window" (what runs)."""
     if config.objective != "last":
         return "per-window"
-    trainable = get_backbone(config.model).trainable
+    trainable = backbone_spec(config.model).trainable
     wanted = config.last_path if trainable else "per-prefix"
     eligible = trainable and one_pass_eligible(config, model)
     return "per-sequence" if wanted == "per-sequence" or (wanted == "auto" and eligible) else "per-prefix"

@@ -20,9 +20,9 @@ from collections import defaultdict
 import torch
 
 from .batches import LeaveOneOut, batch_order, evaluation_inputs, gather_windows, ranges_to_index
+from .config import check_protocol
 from .metrics import KS, ranking_metrics, sample_negatives, target_ranks
 
-PROTOCOLS = ("full", "uni100", "pop100")
 SAMPLED_NEGATIVES = 100
 
 
@@ -32,13 +32,6 @@ def items_mask(split: LeaveOneOut, starts: torch.Tensor, lengths: torch.Tensor) 
     rows = torch.repeat_interleave(torch.arange(len(starts)), lengths)
     mask[rows, split.items[ranges_to_index(starts, lengths)] - 1] = True
     return mask
-
-
-def check_protocol(protocol: str, exclude_seen: bool) -> None:
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown evaluation protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
-    if exclude_seen and protocol != "full":
-        raise ValueError("exclude_seen applies to full ranking only (sampled negatives never include seen items)")
 
 
 def candidate_ranks(scores, target_columns, excluded, protocol, generator, popularity) -> torch.Tensor:

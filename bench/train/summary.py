@@ -84,13 +84,6 @@ def summary_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def add_train_summary_command(commands) -> None:
-    cmd = commands.add_parser("train-summary", help="test metrics over seeds, epochs and time per epoch of runs")
-    cmd.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="training run folders")
-    cmd.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    cmd.set_defaults(run=run_train_summary)
-
-
 def run_train_summary(args) -> int:
     rows = load_train_rows(args.run_dirs)
     table = summary_table(rows)
