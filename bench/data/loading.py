@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import DATASETS
 from .archives import sha256_of
-from .errors import DataFormatError, DownloadError
+from .errors import DataFormatError
 from .fetch import fetch_gowalla, fetch_ml100k, fetch_ml1m
 from .formats import read_atomic_inter, read_gowalla, read_ml100k_udata, read_ml1m
 from .preprocess import check_count, k_core, to_frame, to_sequences, truncate
